@@ -1,0 +1,1 @@
+"""Shared building blocks (DESIGN §5): imported by methods, never copied."""

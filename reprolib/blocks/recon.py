@@ -1,0 +1,39 @@
+"""Small helpers shared by the reconstruction baselines (``ae``, ``vae``, ``ganomaly``,
+``f_anogan``, ``salad``): config range checks and pixel error maps."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from reprolib.config import ConfigError
+
+
+def check_positive(config: Any, *keys: str, allow_zero: tuple[str, ...] = ()) -> None:
+    """Raise :class:`ConfigError` naming the first key whose value is not > 0
+    (or >= 0 for the keys in ``allow_zero``)."""
+    for key in keys:
+        value = getattr(config, key)
+        if key in allow_zero:
+            if value < 0:
+                raise ConfigError(f"config key '{key}': expected >= 0, got {value}")
+        elif value <= 0:
+            raise ConfigError(f"config key '{key}': expected > 0, got {value}")
+
+
+def check_power_of_two(img_size: int, minimum: int = 16) -> None:
+    """GAN stacks that halve down to 4x4 need a power-of-two image size."""
+    if img_size < minimum or img_size & (img_size - 1):
+        raise ConfigError(f"config key 'img_size': expected a power of two >= {minimum}, "
+                          f"got {img_size}")
+
+
+def error_map(x: torch.Tensor, x_hat: torch.Tensor,
+              kind: Literal["squared", "abs"] = "squared") -> torch.Tensor:
+    """Per-pixel reconstruction error (N, H, W), averaged over channels."""
+    diff = x_hat - x
+    return (diff ** 2 if kind == "squared" else diff.abs()).mean(dim=1)
+
+
+__all__ = ["check_positive", "check_power_of_two", "error_map"]

@@ -1,0 +1,533 @@
+"""The papers' numbers beside ours: tables, figures and ``results/<profile>/comparison.md``.
+
+For every paper table listed in :data:`reprolib.reported.PAPER_TABLES` this module matches each
+transcribed number (``results/paper_reported.csv``) with our measurements of the same
+(paper, table, method, variant, metric) on the dataset that stands in for the paper's one
+(``reprolib.data.STANDS_IN_FOR``: a phantom imitates a real dataset; a real dataset stands for
+itself), summarises ours as mean ± std over seeds, and gives the difference ours − paper.
+Rows we have not measured read "not run yet"; our rows without a paper number are listed too.
+
+Matching rules (documented in the report):
+
+- dataset: the paper's dataset equals ``STANDS_IN_FOR.get(our_dataset, our_dataset)``; model-size
+  metrics (parameters, FLOPs) ignore the dataset;
+- protocol: the same protocol id if we recorded one; otherwise any of ours is accepted when the
+  paper's table has a single protocol for that (dataset, method, variant, metric);
+- threshold: the paper's policy if we measured it, else the first of
+  ``best_f1, youden, given, normal_val, none`` that we have (the policy used is shown).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from reprolib.paths import figures_dir, results_dir
+from reprolib.reported import (
+    FRACTION_METRICS,
+    METHODS,
+    MODEL_SIZE_METRICS,
+    PAPER_TABLES,
+    load_paper_reported,
+    variant_words,
+)
+
+#: Used when ``reprolib.data`` (or its ``STANDS_IN_FOR``) is not importable.
+FALLBACK_STANDS_IN_FOR: dict[str, str] = {
+    "phantom_cxr": "kermany_cxr", "phantom_brain": "brain_tumor_mri", "phantom_oct": "oct2017",
+    "phantom_covid": "covid19", "phantom_oct_flat": "anogan_clinical_oct",
+    "phantom_eyeq": "eyeq", "phantom_idrid": "idrid", "phantom_octid": "octid",
+}
+#: Threshold policies tried, in order, when ours lacks the paper's own.
+POLICY_FALLBACK: tuple[str, ...] = ("best_f1", "youden", "given", "normal_val", "none")
+#: Metrics whose best value is the smallest (none in the papers' tables so far).
+LOWER_IS_BETTER: frozenset[str] = frozenset()
+#: A difference within this many units of a fraction metric counts as "close".
+CLOSE_TOLERANCE = 0.05
+NOT_RUN = "not run yet"
+#: Our bookkeeping rows (the threshold a policy picked) are not compared with anything.
+IGNORED_METRICS: frozenset[str] = frozenset({"threshold", "pix_threshold"})
+
+_KEY = ["paper", "table", "method", "variant", "metric"]
+
+
+def stands_in_for() -> tuple[dict[str, str], bool]:
+    """``(mapping phantom -> real dataset, True if the fallback mapping was used)``."""
+    try:
+        from reprolib.data import STANDS_IN_FOR
+    except ImportError:
+        return dict(FALLBACK_STANDS_IN_FOR), True
+    return dict(STANDS_IN_FOR), False
+
+
+def summarise_ours(results: pd.DataFrame, mapping: dict[str, str] | None = None) -> pd.DataFrame:
+    """Our rows grouped over seeds: mean, std (ddof 1; NaN for one seed), seed list, counts."""
+    mapping = stands_in_for()[0] if mapping is None else mapping
+    required = ["paper", "table", "dataset", "protocol", "method", "variant", "seed", "metric",
+                "value", "threshold_policy"]
+    missing = [c for c in required if c not in results.columns]
+    if missing:
+        raise ValueError(f"results: missing column '{missing[0]}'; expected the schema of "
+                         f"reprolib.results.COLUMNS")
+    frame = results[~results["metric"].astype(str).isin(IGNORED_METRICS)].copy()
+    for column in ["paper", "table", "dataset", "protocol", "method", "variant", "metric",
+                   "threshold_policy"]:
+        frame[column] = frame[column].fillna("").astype(str)
+    frame["value"] = frame["value"].astype(float)
+    for column in ["img_size", "epochs", "weights", "n_normal", "n_abnormal"]:
+        if column not in frame.columns:
+            frame[column] = ""
+    group = ["paper", "table", "dataset", "protocol", "method", "variant", "metric",
+             "threshold_policy"]
+    if frame.empty:
+        columns = group + ["our_mean", "our_std", "n_seeds", "seeds", "img_size", "epochs",
+                           "weights", "n_normal", "n_abnormal", "derived_std", "paper_dataset"]
+        return pd.DataFrame(columns=columns)
+
+    def _join(values: pd.Series) -> str:
+        return ",".join(sorted({str(v) for v in values if str(v) not in ("", "nan")}))
+
+    summary = frame.groupby(group, sort=True).agg(
+        our_mean=("value", "mean"),
+        our_std=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else np.nan),
+        n_seeds=("seed", "nunique"),
+        seeds=("seed", lambda v: ",".join(str(s) for s in sorted(set(v)))),
+        img_size=("img_size", _join), epochs=("epochs", _join), weights=("weights", _join),
+        n_normal=("n_normal", _join), n_abnormal=("n_abnormal", _join),
+    ).reset_index()
+    # The spread over seeds is itself a number the papers report ("± x" -> metric "<m>_std").
+    spread = summary[summary["n_seeds"] > 1].copy()
+    spread["metric"] = spread["metric"] + "_std"
+    spread["our_mean"] = spread["our_std"]
+    spread["our_std"] = np.nan
+    spread["derived_std"] = True
+    summary["derived_std"] = False
+    summary = pd.concat([summary, spread], ignore_index=True)
+    summary["paper_dataset"] = summary["dataset"].map(lambda d: mapping.get(d, d))
+    return summary
+
+
+def compare(reported: pd.DataFrame, ours: pd.DataFrame,
+            mapping: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per paper number (per our dataset standing in for it), plus our unmatched rows.
+
+    ``ours`` is a results frame (the schema of :mod:`reprolib.results`). Columns: the paper's
+    keys, ``paper_value``, ``our_dataset``, ``our_protocol``, ``our_threshold_policy``,
+    ``our_mean``, ``our_std``, ``n_seeds``, ``seeds``, ``difference`` (ours − paper) and
+    ``status`` (``reproduced`` / ``not run yet`` / ``ours only``).
+    """
+    summary = summarise_ours(ours, mapping)
+    paper = reported.reset_index(drop=True).copy()
+    paper["row_id"] = np.arange(len(paper))
+    paper = paper.rename(columns={"value": "paper_value", "dataset": "paper_dataset"})
+    # Number of protocols the paper uses for the same (table, dataset, method, variant, metric).
+    paper["n_protocols"] = paper.groupby(_KEY + ["paper_dataset"])["protocol"].transform(
+        "nunique")
+    ours_cols = summary.rename(columns={"dataset": "our_dataset", "protocol": "our_protocol",
+                                        "threshold_policy": "our_threshold_policy",
+                                        "paper_dataset": "our_paper_dataset"})
+    pairs = paper.merge(ours_cols, on=_KEY, how="inner")
+    if not pairs.empty:
+        size_metric = pairs["metric"].isin(MODEL_SIZE_METRICS)
+        same_dataset = pairs["our_paper_dataset"] == pairs["paper_dataset"]
+        exact_protocol = pairs["our_protocol"] == pairs["protocol"]
+        pairs = pairs[(size_metric | same_dataset)
+                      & (exact_protocol | (pairs["n_protocols"] == 1))].copy()
+        pairs["protocol_rank"] = np.where(pairs["our_protocol"] == pairs["protocol"], 0, 1)
+        order = {p: i + 1 for i, p in enumerate(POLICY_FALLBACK)}
+        pairs["policy_rank"] = [
+            0 if ours_p == paper_p else order.get(ours_p, len(order) + 1)
+            for ours_p, paper_p in zip(pairs["our_threshold_policy"], pairs["threshold_policy"])]
+        pairs = (pairs.sort_values(["row_id", "our_dataset", "protocol_rank", "policy_rank"])
+                 .drop_duplicates(["row_id", "our_dataset"]))
+    matched_ids = set(pairs["row_id"]) if not pairs.empty else set()
+    unmatched = paper[~paper["row_id"].isin(matched_ids)].copy()
+    frames = [pairs, unmatched]
+    out = pd.concat([f for f in frames if not f.empty], ignore_index=True) if (
+        not pairs.empty or not unmatched.empty) else paper.iloc[0:0].copy()
+    out["status"] = np.where(out.get("our_mean", pd.Series(np.nan, index=out.index)).notna(),
+                             "reproduced", NOT_RUN)
+    # Our rows that no paper number claimed.
+    if not summary.empty:
+        used = set()
+        if not pairs.empty:
+            used = set(map(tuple, pairs[["paper", "table", "our_dataset", "our_protocol",
+                                         "method", "variant", "metric",
+                                         "our_threshold_policy"]].to_numpy()))
+        keys = summary[["paper", "table", "dataset", "protocol", "method", "variant", "metric",
+                        "threshold_policy"]].to_numpy()
+        # Unclaimed spreads over seeds are already shown as "± std" beside their metric.
+        unclaimed = np.array([tuple(k) not in used for k in keys], dtype=bool)
+        extra = summary[unclaimed & ~summary["derived_std"].to_numpy(dtype=bool)].rename(columns={
+            "dataset": "our_dataset", "protocol": "our_protocol",
+            "threshold_policy": "our_threshold_policy"})
+        if not extra.empty:
+            extra = extra.assign(protocol=extra["our_protocol"], paper_value=np.nan,
+                                 threshold_policy="", status="ours only", source="")
+            out = pd.concat([out, extra], ignore_index=True)
+    for column in ["our_dataset", "our_protocol", "our_threshold_policy", "seeds", "source",
+                   "img_size", "epochs", "weights"]:
+        if column not in out.columns:
+            out[column] = ""
+        out[column] = out[column].fillna("")
+    for column in ["our_mean", "our_std", "n_seeds"]:
+        if column not in out.columns:
+            out[column] = np.nan
+    out["difference"] = out["our_mean"].astype(float) - out["paper_value"].astype(float)
+    columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
+               "threshold_policy", "paper_value", "our_dataset", "our_protocol",
+               "our_threshold_policy", "our_mean", "our_std", "n_seeds", "seeds", "difference",
+               "status", "img_size", "epochs", "weights", "source"]
+    # The paper's own row order (as transcribed), our extra rows last.
+    out["_order"] = out["row_id"].fillna(np.inf) if "row_id" in out.columns else np.inf
+    out = out.sort_values(["paper", "table", "_order", "our_dataset", "our_protocol", "metric",
+                           "method", "variant", "our_threshold_policy"], kind="stable")
+    out = out.reindex(columns=columns).reset_index(drop=True)
+    out["paper_dataset"] = out["paper_dataset"].fillna("")
+    return out
+
+
+def _same_best(rows: pd.DataFrame) -> tuple[int, int]:
+    """Groups (dataset, protocol, metric) with >= 2 compared rows, and how many of them have the
+    same best row in the paper and in ours."""
+    both = rows[(rows["status"] == "reproduced") & rows["metric"].isin(FRACTION_METRICS)]
+    groups = same = 0
+    for _, group in both.groupby(["paper_dataset", "protocol", "metric", "our_dataset"]):
+        group = group.drop_duplicates(["method", "variant"])
+        if len(group) < 2:
+            continue
+        sign = -1.0 if group["metric"].iloc[0] in LOWER_IS_BETTER else 1.0
+        groups += 1
+        paper_best = (sign * group["paper_value"]).idxmax()
+        our_best = (sign * group["our_mean"]).idxmax()
+        same += int(paper_best == our_best)
+    return groups, same
+
+
+def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
+    """Per paper table: numbers in the paper, how many we reproduced, and how closely."""
+    rows = []
+    for (paper, table), entry in PAPER_TABLES.items():
+        part = compared[(compared["paper"] == paper) & (compared["table"] == table)]
+        claimed = part[part["status"] != "ours only"]
+        n_paper = int(claimed.drop_duplicates(
+            ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
+        done = claimed[claimed["status"] == "reproduced"]
+        n_done = int(done.drop_duplicates(
+            ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
+        fractions = done[done["metric"].isin(FRACTION_METRICS)]
+        diff = fractions["difference"].abs()
+        groups, same = _same_best(part)
+        rows.append({
+            "paper": paper, "table": table, "title": entry.title, "notebook": entry.notebook,
+            "paper_numbers": n_paper, "reproduced": n_done,
+            "coverage": n_done / n_paper if n_paper else np.nan,
+            "mean_abs_diff": float(diff.mean()) if len(diff) else np.nan,
+            "within_tol": float((diff <= CLOSE_TOLERANCE).mean()) if len(diff) else np.nan,
+            "same_best": f"{same}/{groups}" if groups else "",
+            "ours_only": int((part["status"] == "ours only").sum()),
+            "our_datasets": ",".join(sorted(set(done["our_dataset"]) - {""})),
+            "seeds": ",".join(sorted(set(done["seeds"]) - {""})),
+        })
+    return pd.DataFrame(rows)
+
+
+def _fmt(value: float, metric: str = "") -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if metric in MODEL_SIZE_METRICS:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def _fmt_ours(row: pd.Series) -> str:
+    if row["status"] == NOT_RUN:
+        return NOT_RUN
+    text = _fmt(row["our_mean"], row["metric"])
+    if not np.isnan(row["our_std"]):
+        text += f" ± {_fmt(row['our_std'], row['metric'])}"
+    return f"{text} (n={int(row['n_seeds'])})"
+
+
+def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
+                     path: str | os.PathLike[str] | None = None) -> Figure | None:
+    """Scatter of paper vs ours (mean ± std over seeds) for one table; ``None`` if nothing was
+    run. Fraction metrics share one panel with the diagonal; other metrics get their own."""
+    part = compared[(compared["paper"] == paper) & (compared["table"] == table)
+                    & (compared["status"] == "reproduced")]
+    if part.empty:
+        return None
+    panels: list[tuple[str, pd.DataFrame]] = []
+    fractions = part[part["metric"].isin(FRACTION_METRICS)]
+    if not fractions.empty:
+        panels.append(("fraction metrics", fractions))
+    is_std = part["metric"].str.endswith("_std")
+    if is_std.any():
+        panels.append(("spread over seeds (std)", part[is_std]))
+    rest = part[~part["metric"].isin(FRACTION_METRICS) & ~is_std]
+    for metric, group in rest.groupby("metric"):
+        panels.append((metric, group))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+    markers = "osD^v<>pPX*h"
+    for ax, (name, group) in zip(axes[0], panels):
+        labels = sorted(set(zip(group["method"], group["variant"])))
+        cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
+        metrics = sorted(set(group["metric"]))
+        for i, (method, variant) in enumerate(labels):
+            for j, metric in enumerate(metrics):
+                sel = group[(group["method"] == method) & (group["variant"] == variant)
+                            & (group["metric"] == metric)]
+                if sel.empty:
+                    continue
+                label = f"{method}{'/' + variant if variant else ''}" if j == 0 else None
+                ax.errorbar(sel["paper_value"], sel["our_mean"],
+                            yerr=sel["our_std"].fillna(0.0), fmt=markers[j % len(markers)],
+                            color=cmap(i % cmap.N), ms=5, capsize=2, label=label, alpha=0.85)
+        lo = float(np.nanmin(np.r_[group["paper_value"], group["our_mean"]]))
+        hi = float(np.nanmax(np.r_[group["paper_value"], group["our_mean"]]))
+        if name == "fraction metrics":
+            lo, hi = min(lo, 0.4), 1.0
+        pad = 0.03 * (hi - lo if hi > lo else 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--")
+        ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="paper",
+               ylabel="ours (mean ± std over seeds)",
+               title=name)
+        first = ax.legend(fontsize=6, loc="upper left", ncol=1 + len(labels) // 12)
+        if len(metrics) > 1:
+            handles = [plt.Line2D([], [], ls="", marker=markers[j % len(markers)],
+                                  color="grey", label=metric)
+                       for j, metric in enumerate(metrics)]
+            ax.add_artist(first)
+            ax.legend(handles=handles, fontsize=6, loc="lower right", title="metric",
+                      title_fontsize=6)
+    fig.suptitle(f"{paper} {table}: paper vs ours ({', '.join(sorted(set(part['our_dataset'])))})",
+                 fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def overview_figure(compared: pd.DataFrame, *,
+                    path: str | os.PathLike[str] | None = None) -> Figure:
+    """All compared fraction metrics of every table, paper vs ours, coloured by paper."""
+    part = compared[(compared["status"] == "reproduced")
+                    & compared["metric"].isin(FRACTION_METRICS)]
+    fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    for i, (paper, group) in enumerate(part.groupby("paper")):
+        ax.scatter(group["paper_value"], group["our_mean"], s=14, alpha=0.7,
+                   color=plt.get_cmap("tab10")(i), label=f"{paper} ({len(group)})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax.fill_between([0, 1], [-CLOSE_TOLERANCE, 1 - CLOSE_TOLERANCE],
+                    [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0)
+    ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper", ylabel="ours (mean over seeds)",
+           title="every reproduced number (fraction metrics)")
+    if len(part):
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, NOT_RUN, ha="center", va="center", color="grey")
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_(none)_\n"
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def _method_label(method: str, variant: str, paper: str, table: str) -> str:
+    label = f"`{method}`" if method in METHODS else method
+    return f"{label} / `{variant}`" if variant else label
+
+
+def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: str,
+                    fallback_mapping: bool, mapping: dict[str, str],
+                    figures: dict[tuple[str, str], str]) -> str:
+    """The comparison report as markdown."""
+    lines = [
+        f"# Paper vs reproduction — profile `{profile}`",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `notebooks/99_comparison.ipynb` "
+        "from `results/paper_reported.csv` and "
+        f"`results/{profile}/*.csv`.",
+        "",
+        "Ours = mean ± std over seeds (std with ddof 1; n = number of seeds); difference = ours "
+        f"− paper. A difference within ±{CLOSE_TOLERANCE} on a [0, 1] metric counts as close. "
+        "'same best' counts the (dataset, protocol, metric) groups of a table, with at least "
+        "two rows measured, where the paper's best row is also ours.",
+        "",
+        "Our datasets stand in for the paper's through "
+        + ("a **fallback mapping** (`reprolib.data.STANDS_IN_FOR` was not importable): "
+           if fallback_mapping else "`reprolib.data.STANDS_IN_FOR`: ")
+        + ", ".join(f"`{k}` → `{v}`" for k, v in sorted(mapping.items()))
+        + ". Phantoms are procedural images: a number measured on a phantom checks that the "
+          "method works, not that the paper's number holds on the real data.",
+        "",
+        "## Summary",
+        "",
+    ]
+    view = summary.copy()
+    view["coverage"] = view["coverage"].map(lambda v: "" if np.isnan(v) else f"{v:.0%}")
+    view["mean_abs_diff"] = view["mean_abs_diff"].map(lambda v: _fmt(v))
+    view["within_tol"] = view["within_tol"].map(lambda v: "" if np.isnan(v) else f"{v:.0%}")
+    view = view.rename(columns={"paper_numbers": "paper numbers", "reproduced": "ours",
+                                "mean_abs_diff": "mean abs diff",
+                                "within_tol": f"within ±{CLOSE_TOLERANCE}",
+                                "same_best": "same best", "ours_only": "ours only",
+                                "our_datasets": "our datasets"})
+    lines.append(_md_table(view[["paper", "table", "title", "notebook", "paper numbers", "ours",
+                                 "coverage", "mean abs diff", f"within ±{CLOSE_TOLERANCE}",
+                                 "same best", "our datasets", "seeds"]]))
+    n_tables = int((summary["reproduced"] > 0).sum())
+    lines += [f"Tables with at least one reproduced number: {n_tables} of {len(summary)}; "
+              f"numbers reproduced: {int(summary['reproduced'].sum())} of "
+              f"{int(summary['paper_numbers'].sum())}.", ""]
+    for (paper, table), entry in PAPER_TABLES.items():
+        part = compared[(compared["paper"] == paper) & (compared["table"] == table)]
+        lines += [f"## {paper} {table}: {entry.title}", "",
+                  f"{entry.shows}. Notebook: `notebooks/{entry.notebook}.ipynb`.", ""]
+        if not entry.numbers_in_text:
+            lines += ["The paper gives this figure's numbers only graphically: nothing to "
+                      "compare; our numbers, if any, are listed below.", ""]
+        if (paper, table) in figures:
+            lines += [f"![{paper} {table}]({figures[(paper, table)]})", ""]
+        claimed = part[part["status"] != "ours only"]
+        if not claimed.empty and (claimed["status"] == NOT_RUN).all():
+            lines += [f"Not run yet: none of the {len(claimed)} paper numbers of this table has "
+                      "a measurement of ours (they are in `results/paper_reported.csv`).", ""]
+        elif not claimed.empty:
+            rows = pd.DataFrame({
+                "dataset": [d or "—" for d in claimed["paper_dataset"]],
+                "protocol": claimed["protocol"],
+                "method / variant": [_method_label(m, v, paper, table)
+                                     for m, v in zip(claimed["method"], claimed["variant"])],
+                "metric": claimed["metric"],
+                "threshold": claimed["threshold_policy"],
+                "paper": [f"{v:.6g}" for v in claimed["paper_value"]],
+                "ours": [_fmt_ours(r) for _, r in claimed.iterrows()],
+                "difference": [_fmt(v, m) if not np.isnan(v) else ""
+                               for v, m in zip(claimed["difference"], claimed["metric"])],
+                "our data (threshold)": [
+                    f"{d} ({t})" if d else "" for d, t in zip(claimed["our_dataset"],
+                                                              claimed["our_threshold_policy"])],
+            })
+            rows["difference"] = [f"+{d}" if d and not d.startswith("-") else d
+                                  for d in rows["difference"]]
+            lines.append(_md_table(rows))
+            variants = sorted(set(claimed["variant"]) - {""})
+            if variants:
+                lines += ["", "Variants: " + "; ".join(
+                    f"`{v}` = {variant_words(paper, table, v)}" for v in variants) + ".", ""]
+        extra = part[part["status"] == "ours only"]
+        if not extra.empty:
+            lines += ["", "Also measured (no paper number for this key):", ""]
+            lines.append(_md_table(pd.DataFrame({
+                "our dataset": extra["our_dataset"], "protocol": extra["our_protocol"],
+                "method / variant": [_method_label(m, v, paper, table)
+                                     for m, v in zip(extra["method"], extra["variant"])],
+                "metric": extra["metric"], "threshold": extra["our_threshold_policy"],
+                "ours": [_fmt_ours(r) for _, r in extra.iterrows()],
+            })))
+        lines.append("")
+    other = compared[~compared.set_index(["paper", "table"]).index.isin(list(PAPER_TABLES))]
+    if not other.empty:
+        lines += ["## Results without a paper table", ""]
+        counts = (other.groupby(["paper", "table", "our_dataset"]).size()
+                  .reset_index(name="rows"))
+        lines.append(_md_table(counts))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclasses.dataclass
+class ComparisonReport:
+    """The comparison of one profile: rows, per-table summary, and where it was written."""
+
+    profile: str
+    compared: pd.DataFrame
+    summary: pd.DataFrame
+    fallback_mapping: bool
+    mapping: dict[str, str]
+    results: str | os.PathLike[str] | None = None
+    figures: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    def table(self, paper: str, table: str) -> pd.DataFrame:
+        """Rows of one paper table."""
+        if (paper, table) not in PAPER_TABLES:
+            raise KeyError(f"unknown table ({paper!r}, {table!r}); known: "
+                           f"{sorted(PAPER_TABLES)}")
+        part = self.compared
+        return part[(part["paper"] == paper) & (part["table"] == table)].reset_index(drop=True)
+
+    def reproduced(self) -> pd.DataFrame:
+        """Compact view of the paper numbers we have a measurement for."""
+        part = self.compared[self.compared["status"] == "reproduced"]
+        columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
+                   "paper_value", "our_dataset", "our_mean", "our_std", "n_seeds",
+                   "difference"]
+        return part[columns].reset_index(drop=True)
+
+    def write(self, *, make_figures: bool = True) -> Path:
+        """Figures to ``results/figures/<profile>/``, markdown to
+        ``results/<profile>/comparison.md`` (atomic). Returns the markdown path."""
+        root = results_dir(self.results)
+        md_path = root / self.profile / "comparison.md"
+        self.figures = {}
+        if make_figures:
+            fig_dir = figures_dir(self.profile, self.results)
+            for paper, table in PAPER_TABLES:
+                path = fig_dir / f"99_comparison_{paper}_{table}.png"
+                fig = figure_for_table(self.compared, paper, table, path=path)
+                if fig is not None:
+                    plt.close(fig)
+                    self.figures[(paper, table)] = os.path.relpath(path, md_path.parent)
+            plt.close(overview_figure(self.compared,
+                                      path=fig_dir / "99_comparison_overview.png"))
+        text = render_markdown(self.compared, self.summary, profile=self.profile,
+                               fallback_mapping=self.fallback_mapping, mapping=self.mapping,
+                               figures=self.figures)
+        _atomic_write_text(text, md_path)
+        return md_path
+
+
+def build_report(profile: str, results: str | os.PathLike[str] | None = None, *,
+                 reported: pd.DataFrame | None = None,
+                 ours: pd.DataFrame | None = None) -> ComparisonReport:
+    """Read the papers' numbers and ``results/<profile>/*.csv`` and compare them."""
+    if not profile or not isinstance(profile, str):
+        raise ValueError(f"profile: expected a profile name such as 'default', got {profile!r}")
+    mapping, fallback = stands_in_for()
+    if fallback:
+        warnings.warn("reprolib.data.STANDS_IN_FOR is not importable: using the fallback "
+                      "phantom -> dataset mapping of reprolib.comparison", stacklevel=2)
+    if reported is None:
+        reported = load_paper_reported()
+    if ours is None:
+        from reprolib.results import read_results
+        ours = read_results(profile, results)
+    compared = compare(reported, ours, mapping)
+    return ComparisonReport(profile=profile, compared=compared,
+                            summary=table_summary(compared), fallback_mapping=fallback,
+                            mapping=mapping, results=results)

@@ -1,0 +1,1 @@
+"""Plain convolutional autoencoder baseline (Hetero-AE Table I "AE", ref. [42])."""

@@ -1,0 +1,1 @@
+"""Reference method: a plain convolutional autoencoder scored by reconstruction error."""

@@ -1,0 +1,1 @@
+"""Hetero-AE (Lu et al., TIP 2024): ResNet encoder, hybrid CNN-Transformer decoder."""

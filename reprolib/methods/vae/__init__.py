@@ -1,0 +1,1 @@
+"""Convolutional variational autoencoder baseline (Hetero-AE Table I "VAE", ref. [43])."""

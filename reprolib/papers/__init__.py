@@ -1,0 +1,1 @@
+"""Paper-level glue: patch extraction, table rows and figures, one module per paper."""

@@ -1,0 +1,73 @@
+"""Results schema, atomic writes, rerun replacement, reader (DESIGN §6)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reprolib.results import COLUMNS, ResultRecorder, ResultsSchemaError, read_results, write_rows
+
+
+def _recorder(tmp_path, **kw) -> ResultRecorder:
+    return ResultRecorder(paper="heteroae", table="t1", notebook="heteroae_t1_sota",
+                          profile="smoke", results=tmp_path, **kw)
+
+
+def test_write_and_read_back(tmp_path) -> None:
+    rec = _recorder(tmp_path)
+    rec.add(dataset="phantom_cxr", method="ae", metric="auroc", value=0.7, seed=0)
+    rec.add(dataset="phantom_cxr", method="ae", metric="f1", value=0.6, seed=0,
+            threshold_policy="best_f1")
+    path = rec.write()
+    assert path == tmp_path / "smoke" / "heteroae_t1_sota.csv"
+    frame = read_results("smoke", tmp_path)
+    assert list(frame.columns) == list(COLUMNS)
+    assert sorted(frame["metric"]) == ["auroc", "f1"]
+    assert not list(path.parent.glob(".*tmp*"))  # nothing left aside
+
+
+def test_rerun_replaces_its_own_rows_and_keeps_others(tmp_path) -> None:
+    rec = _recorder(tmp_path)
+    rec.add(dataset="phantom_cxr", method="ae", metric="auroc", value=0.7)
+    rec.add(dataset="phantom_cxr", method="vae", metric="auroc", value=0.8)
+    rec.write()
+    again = _recorder(tmp_path)
+    again.add(dataset="phantom_cxr", method="ae", metric="auroc", value=0.9)
+    again.write()
+    frame = read_results("smoke", tmp_path).set_index("method")
+    assert frame.loc["ae", "value"] == 0.9 and frame.loc["vae", "value"] == 0.8
+    assert len(frame) == 2
+
+
+def test_missing_column_is_named(tmp_path) -> None:
+    folder = tmp_path / "smoke"
+    folder.mkdir()
+    pd.DataFrame({"paper": ["x"], "value": [1.0]}).to_csv(folder / "bad.csv", index=False)
+    with pytest.raises(ResultsSchemaError, match="bad.csv: missing column 'table'"):
+        read_results("smoke", tmp_path)
+
+
+def test_unknown_metric_and_nan_value_rejected(tmp_path) -> None:
+    rec = _recorder(tmp_path)
+    rec.add(dataset="d", method="ae", metric="accuracyy", value=0.5)
+    with pytest.raises(ResultsSchemaError, match="unknown metric name 'accuracyy'"):
+        rec.write()
+    rec = _recorder(tmp_path)
+    rec.add(dataset="d", method="ae", metric="auroc", value=float("nan"))
+    with pytest.raises(ResultsSchemaError, match="non-numeric or NaN value"):
+        rec.write()
+
+
+def test_unknown_paper_rejected(tmp_path) -> None:
+    with pytest.raises(ValueError, match="paper: expected one of"):
+        ResultRecorder(paper="anogann", table="t1", notebook="x", profile="smoke")
+
+
+def test_empty_profile_reads_as_empty_frame(tmp_path) -> None:
+    frame = read_results("nothing", tmp_path)
+    assert frame.empty and list(frame.columns) == list(COLUMNS)
+
+
+def test_write_rows_rejects_empty(tmp_path) -> None:
+    with pytest.raises(ResultsSchemaError, match="no result rows"):
+        write_rows([], "nb", "smoke", tmp_path)
