@@ -2,7 +2,8 @@
 
 ``run_epochs`` is the one loop most methods need: it feeds batches to a method's step function,
 stops on a non-finite loss naming the epoch, step and term, shows a ``tqdm.auto`` progress bar
-(a widget in Jupyter, text in a terminal) and returns per-epoch mean losses.
+(a widget in Jupyter, text in a terminal) and returns per-epoch mean losses. ``optimiser_step``
+is the zero-grad / backward / step triple inside those step functions.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
     return DataLoader(dataset, batch_size=min(batch_size, max(n, 1)), shuffle=shuffle,
                       drop_last=drop_last and n > batch_size, num_workers=0,
                       generator=generator)
+
+
+def optimiser_step(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One gradient step on ``loss``: zero the gradients, backpropagate, step."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
 
 
 def progress(iterable: Iterable[T], desc: str, total: int | None = None,

@@ -9,16 +9,24 @@ from __future__ import annotations
 import dataclasses
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from reprolib.blocks.distill import check_batch
 from reprolib.config import MethodConfig, build_config
-from reprolib.training import resolve_device, seed_everything
+from reprolib.training import (
+    make_loader,
+    optimiser_step,
+    resolve_device,
+    run_epochs,
+    seed_everything,
+)
 
 
 @dataclasses.dataclass
@@ -41,6 +49,15 @@ class Scores:
             if self.maps.ndim != 3 or len(self.maps) != len(self.image):
                 raise ValueError(f"Scores.maps: expected shape (N={len(self.image)}, H, W), "
                                  f"got {self.maps.shape}")
+
+    @classmethod
+    def from_maps(cls, maps: np.ndarray, reduce: Literal["mean", "max"] = "mean",
+                  extra: dict[str, np.ndarray] | None = None) -> Scores:
+        """Image score = the mean or the maximum of each (float32) pixel map."""
+        maps = np.asarray(maps).astype(np.float32)
+        image = (maps.mean(axis=(1, 2)) if reduce == "mean"
+                 else maps.reshape(len(maps), -1).max(axis=1))
+        return cls(image=image, maps=maps, extra=extra or {})
 
 
 class AnomalyMethod(ABC):
@@ -140,5 +157,56 @@ class AnomalyMethod(ABC):
         for module in self.modules().values():
             module.eval()
 
+    def batch_images(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The images of a loader batch, on the method's device."""
+        return batch["image"].to(self.device)
+
+    def fit_batches(self, train: Dataset, optimiser: torch.optim.Optimizer,
+                    loss_fn: Callable[[torch.Tensor], dict[str, torch.Tensor]], *,
+                    key: str = "loss") -> None:
+        """The single-optimiser training loop: for every batch ``x`` (shuffled with the
+        method's seed, ``config.epochs`` epochs) one ``optimiser`` step on ``loss_fn(x)[key]``;
+        every term ``loss_fn`` returns is logged per epoch in ``history``."""
+        def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+            terms = loss_fn(self.batch_images(batch))
+            optimiser_step(optimiser, terms[key])
+            return {name: value.detach() for name, value in terms.items()}
+
+        c: Any = self.config
+        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+
+    def score_batches(self, data: Dataset,
+                      fn: Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
+                      ) -> dict[str, np.ndarray]:
+        """The scoring loop: eval mode, then ``fn(x)`` for every batch ``x`` of ``data`` in order
+        (``config.batch_size``); each named output is concatenated over the batches."""
+        self.eval_mode()
+        parts: dict[str, list[np.ndarray]] = {}
+        c: Any = self.config
+        for batch in make_loader(data, c.batch_size, shuffle=False):
+            for name, value in fn(self.batch_images(batch)).items():
+                parts.setdefault(name, []).append(value.cpu().numpy())
+        return {name: np.concatenate(values) for name, values in parts.items()}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"
+
+
+class PretrainedMethod(AnomalyMethod):
+    """Base of the methods on ImageNet backbones (STFPM, MKD, RD4AD, Hetero-AE): ImageNet input
+    normalisation, batches checked to be 3-channel ``img_size`` images, and ``weights_used``
+    saved with the model."""
+
+    normalize: ClassVar[str] = "imagenet"
+
+    def batch_images(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The images of a loader batch, shape-checked, on the method's device."""
+        c: Any = self.config
+        return check_batch(batch["image"], 3, c.img_size).to(self.device)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"weights_used": self.weights_used}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.weights_used = str(state.get("weights_used", self.weights_used))

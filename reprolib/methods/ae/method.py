@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -19,7 +18,6 @@ from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.ae.model import ConvAE
 from reprolib.methods.base import AnomalyMethod, Scores
-from reprolib.training import make_loader, run_epochs
 
 
 @dataclass
@@ -65,24 +63,10 @@ class AE(AnomalyMethod):
         c = self.config
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         self.net.train()
-
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            loss = self.loss(batch["image"].to(self.device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"mse": loss.detach()}
-
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser, lambda x: {"mse": self.loss(x)}, key="mse")
         return self
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        maps = []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
-            maps.append(error_map(x, self.net(x)).cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        return Scores(image=pixel.mean(axis=(1, 2)), maps=pixel)
+        out = self.score_batches(data, lambda x: {"map": error_map(x, self.net(x))})
+        return Scores.from_maps(out["map"])

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from reprolib.blocks.recon import error_map
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.conv_ae.model import ConvAutoencoder
-from reprolib.training import make_loader, run_epochs
 
 
 @dataclass
@@ -53,25 +52,11 @@ class ConvAE(AnomalyMethod):
         c = self.config
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr)
         self.net.train()
-
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = batch["image"].to(self.device)
-            loss = torch.mean((self.net(x) - x) ** 2)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"mse": loss.detach()}
-
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser,
+                         lambda x: {"mse": torch.mean((self.net(x) - x) ** 2)}, key="mse")
         return self
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        maps = []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
-            maps.append(((self.net(x) - x) ** 2).mean(dim=1).cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        return Scores(image=pixel.mean(axis=(1, 2)), maps=pixel)
+        out = self.score_batches(data, lambda x: {"map": error_map(x, self.net(x))})
+        return Scores.from_maps(out["map"])

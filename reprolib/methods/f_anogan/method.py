@@ -22,7 +22,7 @@ from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.f_anogan.model import Critic, Generator, gradient_penalty, izif_terms
-from reprolib.training import make_loader, run_epochs
+from reprolib.training import make_loader, optimiser_step, run_epochs
 
 
 @dataclass
@@ -92,16 +92,12 @@ class FAnoGAN(AnomalyMethod):
             wasserstein = self.critic(fake).mean() - self.critic(real).mean()
             penalty = gradient_penalty(self.critic, real, fake)
             loss_d = wasserstein + c.gp_weight * penalty
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            optimiser_step(opt_d, loss_d)
             state["critic_steps"] += 1
             if state["critic_steps"] % c.n_critic == 0:
                 z = torch.randn(real.shape[0], c.z_dim, device=self.device)
                 loss_g = -self.critic(self.generator(z)).mean()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
+                optimiser_step(opt_g, loss_g)
                 state["g"] = loss_g.detach()
             return {"critic": loss_d.detach(), "w_dist": -wasserstein.detach(),
                     "gp": penalty.detach(), "g_last": state["g"]}
@@ -125,9 +121,7 @@ class FAnoGAN(AnomalyMethod):
             image, feature = izif_terms(x, x_rec, self.critic.features(x),
                                         self.critic.features(x_rec))
             loss = image.mean() + c.kappa * feature.mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            optimiser_step(optimiser, loss)
             return {"izif": loss.detach(), "izif_image": image.mean().detach(),
                     "izif_feature": feature.mean().detach()}
 
@@ -141,17 +135,13 @@ class FAnoGAN(AnomalyMethod):
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        residual, feature, maps = [], [], []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
+        def batch_scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
             x_rec = self.generator(self.encoder(x))
             image, feat = izif_terms(x, x_rec, self.critic.features(x),
                                      self.critic.features(x_rec))
-            residual.append(image.cpu().numpy())
-            feature.append(feat.cpu().numpy())
-            maps.append(error_map(x, x_rec, "abs").cpu().numpy())
-        res, feat = np.concatenate(residual), np.concatenate(feature)
-        return Scores(image=res + self.config.kappa * feat,
-                      maps=np.concatenate(maps).astype(np.float32),
+            return {"residual": image, "feature": feat, "map": error_map(x, x_rec, "abs")}
+
+        out = self.score_batches(data, batch_scores)
+        res, feat = out["residual"], out["feature"]
+        return Scores(image=res + self.config.kappa * feat, maps=out["map"].astype(np.float32),
                       extra={"residual": res, "feature": feat})

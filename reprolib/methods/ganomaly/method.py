@@ -32,7 +32,7 @@ from reprolib.methods.ganomaly.model import (
     generator_losses,
     latent_score,
 )
-from reprolib.training import make_loader, run_epochs
+from reprolib.training import make_loader, optimiser_step, run_epochs
 
 
 @dataclass
@@ -104,14 +104,10 @@ class Ganomaly(AnomalyMethod):
             _, feat_fake = self.discriminator(x_hat)
             losses = generator_losses(x, x_hat, z, z_hat, feat_real.detach(), feat_fake,
                                       w_adv=c.w_adv, w_con=c.w_con, w_enc=c.w_enc)
-            opt_g.zero_grad(set_to_none=True)
-            losses["g"].backward()
-            opt_g.step()
+            optimiser_step(opt_g, losses["g"])
             logit_fake, _ = self.discriminator(x_hat.detach())
             loss_d = discriminator_loss(logit_real, logit_fake)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            optimiser_step(opt_d, loss_d)
             if loss_d.item() < c.reinit_d_below:
                 self.discriminator.apply(init_dcgan_weights)
                 self.d_reinits += 1
@@ -123,13 +119,11 @@ class Ganomaly(AnomalyMethod):
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        scores, maps = [], []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
+        def batch_scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
             x_hat, z, z_hat = self.generator(x)
-            scores.append(latent_score(z, z_hat).cpu().numpy())
-            maps.append(error_map(x, x_hat, "abs").cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        return Scores(image=np.concatenate(scores), maps=pixel,
+            return {"latent": latent_score(z, z_hat), "map": error_map(x, x_hat, "abs")}
+
+        out = self.score_batches(data, batch_scores)
+        pixel = out["map"].astype(np.float32)
+        return Scores(image=out["latent"], maps=pixel,
                       extra={"reconstruction": pixel.mean(axis=(1, 2))})

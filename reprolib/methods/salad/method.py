@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -35,7 +34,7 @@ from reprolib.methods.salad.model import (
     generator_losses,
     rotate_batch,
 )
-from reprolib.training import make_loader, run_epochs
+from reprolib.training import make_loader, optimiser_step, run_epochs
 
 
 @dataclass
@@ -111,16 +110,12 @@ class SaladMethod(AnomalyMethod):
                 x, x_rec, z_prior, z_cycle, d_img_rec, d_img_gen, n.latent_discriminator(z),
                 rot_logits, k, w_rec=c.w_rec, w_adv_img=c.w_adv_img, w_adv_lat=c.w_adv_lat,
                 w_cycle=c.w_cycle, w_ssl=c.w_ssl)
-            opt_eg.zero_grad(set_to_none=True)
-            losses["eg"].backward()
-            opt_eg.step()
+            optimiser_step(opt_eg, losses["eg"])
             d_losses = discriminator_losses(
                 n.image_discriminator(x)[0], n.image_discriminator(x_rec.detach())[0],
                 n.image_discriminator(x_gen.detach())[0], n.latent_discriminator(z_prior),
                 n.latent_discriminator(z.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            (d_losses["d_img"] + d_losses["d_lat"]).backward()
-            opt_d.step()
+            optimiser_step(opt_d, d_losses["d_img"] + d_losses["d_lat"])
             return {k: v.detach() for k, v in {**losses, **d_losses}.items()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
@@ -129,23 +124,20 @@ class SaladMethod(AnomalyMethod):
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
         n = self.nets
-        maps, latent, rotation = [], [], []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
+
+        def batch_scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
             z, _ = n.encoder(x)
             x_rec = n.generator(z)
             z_rec, _ = n.encoder(x_rec)
-            maps.append(error_map(x, x_rec).cpu().numpy())
-            latent.append(((z - z_rec) ** 2).mean(dim=1).cpu().numpy())
             ce = torch.zeros(x.shape[0], device=self.device)
             for r in range(N_ROTATIONS):
                 _, logits = n.encoder(torch.rot90(x, r, dims=(2, 3)))
                 target = torch.full((x.shape[0],), r, device=self.device)
                 ce += F.cross_entropy(logits, target, reduction="none") / N_ROTATIONS
-            rotation.append(ce.cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        return Scores(image=pixel.mean(axis=(1, 2)), maps=pixel,
-                      extra={"latent": np.concatenate(latent),
-                             "rotation": np.concatenate(rotation)})
+            return {"map": error_map(x, x_rec), "latent": ((z - z_rec) ** 2).mean(dim=1),
+                    "rotation": ce}
+
+        out = self.score_batches(data, batch_scores)
+        return Scores.from_maps(out["map"], extra={"latent": out["latent"],
+                                                   "rotation": out["rotation"]})

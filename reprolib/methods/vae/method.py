@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -20,7 +19,6 @@ from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.vae.model import ConvVAE, kl_divergence, vae_loss
-from reprolib.training import make_loader, run_epochs
 
 
 @dataclass
@@ -61,30 +59,21 @@ class VAE(AnomalyMethod):
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr)
         self.net.train()
 
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = batch["image"].to(self.device)
-            x_hat, mu, logvar = self.net(x)
-            loss, recon, kl = vae_loss(x, x_hat, mu, logvar, c.kl_weight)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+        def loss(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            total, recon, kl = vae_loss(x, *self.net(x), c.kl_weight)
+            return {"loss": total, "recon": recon, "kl": kl}
 
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser, loss)
         return self
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        maps, kls, sums = [], [], []
-        for batch in make_loader(data, self.config.batch_size, shuffle=False):
-            x = batch["image"].to(self.device)
+        def batch_scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
             x_hat, mu, logvar = self.net(x)  # eval mode: z = mu
-            maps.append(error_map(x, x_hat).cpu().numpy())
-            sums.append(((x_hat - x) ** 2).flatten(1).sum(dim=1).cpu().numpy())
-            kls.append(kl_divergence(mu, logvar).cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        kl = np.concatenate(kls)
-        elbo = np.concatenate(sums) + self.config.kl_weight * kl
-        return Scores(image=pixel.mean(axis=(1, 2)), maps=pixel, extra={"elbo": elbo, "kl": kl})
+            return {"map": error_map(x, x_hat),
+                    "sum": ((x_hat - x) ** 2).flatten(1).sum(dim=1),
+                    "kl": kl_divergence(mu, logvar)}
+
+        out = self.score_batches(data, batch_scores)
+        elbo = out["sum"] + self.config.kl_weight * out["kl"]
+        return Scores.from_maps(out["map"], extra={"elbo": elbo, "kl": out["kl"]})
