@@ -59,6 +59,13 @@ def check_pretrained_input(img_size: int, in_channels: int, multiple: int) -> No
         raise ConfigError(f"img_size: expected a positive multiple of {multiple}, got {img_size}")
 
 
+def check_schedule(epochs: int, batch_size: int, lr: float) -> None:
+    """Config check of the training schedule shared by the feature-comparison methods."""
+    if epochs < 0 or batch_size < 1 or lr <= 0:
+        raise ConfigError(f"epochs >= 0, batch_size >= 1 and lr > 0 expected, got "
+                          f"{epochs}, {batch_size}, {lr}")
+
+
 def check_batch(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
     """A batch of images must be (B, channels, size, size); say what was found otherwise."""
     if x.ndim != 4 or x.shape[1] != channels or tuple(x.shape[-2:]) != (size, size):
@@ -67,5 +74,5 @@ def check_batch(x: torch.Tensor, channels: int, size: int) -> torch.Tensor:
     return x
 
 
-__all__ = ["check_batch", "check_pretrained_input", "flat_cosine_distance", "gaussian_smooth",
-           "pixel_cosine_distance", "upsample_maps"]
+__all__ = ["check_batch", "check_pretrained_input", "check_schedule", "flat_cosine_distance",
+           "gaussian_smooth", "pixel_cosine_distance", "upsample_maps"]

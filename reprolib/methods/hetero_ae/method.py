@@ -21,16 +21,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from reprolib.blocks.distill import check_schedule
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
-from reprolib.methods.base import AnomalyMethod, Scores
+from reprolib.methods.base import PretrainedMethod, Scores
 from reprolib.methods.hetero_ae.model import (
     BRANCH_KINDS,
     HeteroAENet,
     anomaly_map,
     feature_comparison_loss,
 )
-from reprolib.training import make_loader, run_epochs
+from reprolib.training import make_loader, optimiser_step, run_epochs
 
 
 @dataclass
@@ -70,9 +71,7 @@ class HeteroAEConfig(MethodConfig):
                                   f"{self.img_size}), got {p2}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha: expected a value in [0, 1], got {self.alpha}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError(f"epochs >= 0, batch_size >= 1 and lr > 0 expected, got "
-                              f"{self.epochs}, {self.batch_size}, {self.lr}")
+        check_schedule(self.epochs, self.batch_size, self.lr)
 
 
 class _FeatureSet(Dataset):
@@ -92,12 +91,11 @@ class _FeatureSet(Dataset):
 
 
 @register("hetero_ae")
-class HeteroAE(AnomalyMethod):
+class HeteroAE(PretrainedMethod):
     """Heterogeneous auto-encoder: frozen CNN encoder, hybrid CNN-Transformer decoder."""
 
     Config = HeteroAEConfig
     config: HeteroAEConfig
-    normalize = "imagenet"
     #: Frozen-encoder features of the training set are kept in memory up to this size.
     FEATURE_CACHE_BYTES: ClassVar[int] = 2 * 1024**3
 
@@ -112,12 +110,6 @@ class HeteroAE(AnomalyMethod):
         if not c.train_encoder:
             for param in self.net.encoder.parameters():
                 param.requires_grad_(False)
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"weights_used": self.weights_used}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.weights_used = str(state.get("weights_used", self.weights_used))
 
     def _train_mode(self) -> None:
         self.net.train()
@@ -178,9 +170,7 @@ class HeteroAE(AnomalyMethod):
                 losses = self.decoder_loss(x, enc)
             else:
                 losses = self.loss(batch["image"].to(self.device))
-            optimiser.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optimiser.step()
+            optimiser_step(optimiser, losses["loss"])
             return {k: v.detach() for k, v in losses.items()}
 
         # same length and seed as the image loader, so the same shuffled batches

@@ -11,7 +11,7 @@ the default. Option ``map_mode="difference"``: sum over the four taps of the ups
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -19,8 +19,8 @@ from torch.utils.data import Dataset
 
 from reprolib.blocks.backbones import load_backbone
 from reprolib.blocks.distill import (
-    check_batch,
     check_pretrained_input,
+    check_schedule,
     gaussian_smooth,
     pixel_cosine_distance,
     upsample_maps,
@@ -28,9 +28,8 @@ from reprolib.blocks.distill import (
 from reprolib.blocks.feature_taps import FeatureTaps, freeze
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
-from reprolib.methods.base import AnomalyMethod, Scores
+from reprolib.methods.base import PretrainedMethod, Scores
 from reprolib.methods.mkd.model import MKD_TAPS, make_cloner, mkd_sample_losses
-from reprolib.training import make_loader, run_epochs
 
 
 @dataclass
@@ -55,18 +54,15 @@ class MKDConfig(MethodConfig):
         if self.lamda < 0 or self.map_sigma < 0:
             raise ConfigError(f"lamda and map_sigma: expected >= 0, got {self.lamda}, "
                               f"{self.map_sigma}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError(f"epochs >= 0, batch_size >= 1 and lr > 0 expected, got "
-                              f"{self.epochs}, {self.batch_size}, {self.lr}")
+        check_schedule(self.epochs, self.batch_size, self.lr)
 
 
 @register("mkd")
-class MKD(AnomalyMethod):
+class MKD(PretrainedMethod):
     """Multiresolution knowledge distillation: frozen VGG16 source, thinner VGG-like cloner."""
 
     Config = MKDConfig
     config: MKDConfig
-    normalize = "imagenet"
 
     def __init__(self, config: MKDConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -77,32 +73,20 @@ class MKD(AnomalyMethod):
         self.cloner = FeatureTaps(make_cloner(c.cloner_thin, bias=c.cloner_bias),
                                   MKD_TAPS).to(self.device)
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"weights_used": self.weights_used}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.weights_used = str(state.get("weights_used", self.weights_used))
-
     def fit(self, train: Dataset, val: Dataset | None = None) -> MKD:
         c = self.config
         optimiser = torch.optim.Adam(self.cloner.parameters(), lr=c.lr)
         self.source.eval()
         self.cloner.train()
 
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
+        def loss(x: torch.Tensor) -> dict[str, torch.Tensor]:
             with torch.no_grad():
                 target = self.source(x)
             terms = mkd_sample_losses(target, self.cloner(x), MKD_TAPS, c.lamda)
-            loss = terms["total"].mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"loss": loss.detach(), "direction": terms["direction"].mean().detach(),
-                    "value": terms["value"].mean().detach()}
+            return {"loss": terms["total"].mean(), "direction": terms["direction"].mean(),
+                    "value": terms["value"].mean()}
 
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser, loss)
         self.fitted = True
         return self
 
@@ -123,17 +107,11 @@ class MKD(AnomalyMethod):
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        c = self.config
-        totals, directions, values, maps = [], [], [], []
-        for batch in make_loader(data, c.batch_size, shuffle=False):
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
+        def batch_scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
             terms, amap = self._score_batch(x)
-            totals.append(terms["total"].cpu().numpy())
-            directions.append(terms["direction"].cpu().numpy())
-            values.append(terms["value"].cpu().numpy())
-            maps.append(amap.cpu().numpy())
-        pixel = gaussian_smooth(np.concatenate(maps).astype(np.float32), c.map_sigma)
-        return Scores(image=np.concatenate(totals), maps=pixel,
-                      extra={"direction": np.concatenate(directions),
-                             "value": np.concatenate(values)})
+            return {**terms, "map": amap}
+
+        out = self.score_batches(data, batch_scores)
+        pixel = gaussian_smooth(out["map"].astype(np.float32), self.config.map_sigma)
+        return Scores(image=out["total"], maps=pixel,
+                      extra={"direction": out["direction"], "value": out["value"]})

@@ -10,25 +10,24 @@ profiles (not the paper's).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from reprolib.blocks.backbones import load_backbone
-from reprolib.blocks.distill import check_batch, check_pretrained_input, gaussian_smooth
+from reprolib.blocks.distill import check_pretrained_input, check_schedule, gaussian_smooth
 from reprolib.blocks.feature_taps import FeatureTaps, freeze
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
-from reprolib.methods.base import AnomalyMethod, Scores
+from reprolib.methods.base import PretrainedMethod, Scores
 from reprolib.methods.rd4ad.model import (
     OneClassBottleneck,
     ReverseDecoder,
     rd4ad_anomaly_map,
     rd4ad_loss,
 )
-from reprolib.training import make_loader, run_epochs
 
 ENCODER_TAPS = ("layer1", "layer2", "layer3")
 
@@ -50,18 +49,15 @@ class RD4ADConfig(MethodConfig):
         check_pretrained_input(self.img_size, self.in_channels, 32)
         if self.map_sigma < 0:
             raise ConfigError(f"map_sigma: expected >= 0, got {self.map_sigma}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError(f"epochs >= 0, batch_size >= 1 and lr > 0 expected, got "
-                              f"{self.epochs}, {self.batch_size}, {self.lr}")
+        check_schedule(self.epochs, self.batch_size, self.lr)
 
 
 @register("rd4ad")
-class RD4AD(AnomalyMethod):
+class RD4AD(PretrainedMethod):
     """Reverse distillation: frozen encoder -> one-class bottleneck -> mirrored decoder."""
 
     Config = RD4ADConfig
     config: RD4ADConfig
-    normalize = "imagenet"
 
     def __init__(self, config: RD4ADConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -71,12 +67,6 @@ class RD4AD(AnomalyMethod):
         self.encoder = freeze(FeatureTaps(encoder, ENCODER_TAPS)).to(self.device)
         self.bottleneck = OneClassBottleneck(c.backbone).to(self.device)
         self.decoder = ReverseDecoder(c.backbone).to(self.device)
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"weights_used": self.weights_used}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.weights_used = str(state.get("weights_used", self.weights_used))
 
     def _features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         with torch.no_grad():
@@ -90,27 +80,14 @@ class RD4AD(AnomalyMethod):
         self.encoder.eval()
         self.bottleneck.train()
         self.decoder.train()
-
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
-            loss = rd4ad_loss(*self._features(x), form=c.loss_form)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"loss": loss.detach()}
-
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser, lambda x: {
+            "loss": rd4ad_loss(*self._features(x), form=c.loss_form)})
         self.fitted = True
         return self
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        c = self.config
-        maps = []
-        for batch in make_loader(data, c.batch_size, shuffle=False):
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
-            maps.append(rd4ad_anomaly_map(*self._features(x), tuple(x.shape[-2:])).cpu().numpy())
-        pixel = gaussian_smooth(np.concatenate(maps).astype(np.float32), c.map_sigma)
-        return Scores(image=pixel.reshape(len(pixel), -1).max(axis=1), maps=pixel)
+        out = self.score_batches(data, lambda x: {
+            "map": rd4ad_anomaly_map(*self._features(x), tuple(x.shape[-2:]))})
+        pixel = gaussian_smooth(out["map"].astype(np.float32), self.config.map_sigma)
+        return Scores.from_maps(pixel, "max")

@@ -8,20 +8,18 @@ mode. Score = max of the product map. The last epoch is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from reprolib.blocks.backbones import load_backbone
-from reprolib.blocks.distill import check_batch, check_pretrained_input
+from reprolib.blocks.distill import check_pretrained_input, check_schedule
 from reprolib.blocks.feature_taps import FeatureTaps, freeze
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
-from reprolib.methods.base import AnomalyMethod, Scores
+from reprolib.methods.base import PretrainedMethod, Scores
 from reprolib.methods.stfpm.model import stfpm_anomaly_map, stfpm_loss
-from reprolib.training import make_loader, run_epochs
 
 RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 
@@ -45,18 +43,15 @@ class STFPMConfig(MethodConfig):
         if not self.layers or bad:
             raise ConfigError(f"layers: expected a non-empty subset of {list(RESNET_LAYERS)}, "
                               f"got {list(self.layers)}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError(f"epochs >= 0, batch_size >= 1 and lr > 0 expected, got "
-                              f"{self.epochs}, {self.batch_size}, {self.lr}")
+        check_schedule(self.epochs, self.batch_size, self.lr)
 
 
 @register("stfpm")
-class STFPM(AnomalyMethod):
+class STFPM(PretrainedMethod):
     """Student-teacher feature pyramid matching: ImageNet teacher, same-shape random student."""
 
     Config = STFPMConfig
     config: STFPMConfig
-    normalize = "imagenet"
 
     def __init__(self, config: STFPMConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -67,12 +62,6 @@ class STFPM(AnomalyMethod):
         self.teacher = freeze(FeatureTaps(teacher, c.layers)).to(self.device)
         self.student = FeatureTaps(student, c.layers).to(self.device)
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"weights_used": self.weights_used}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.weights_used = str(state.get("weights_used", self.weights_used))
-
     def fit(self, train: Dataset, val: Dataset | None = None) -> STFPM:
         c = self.config
         optimiser = torch.optim.SGD(self.student.parameters(), lr=c.lr, momentum=c.momentum,
@@ -80,30 +69,18 @@ class STFPM(AnomalyMethod):
         self.teacher.eval()
         self.student.train()
 
-        def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
+        def loss(x: torch.Tensor) -> dict[str, torch.Tensor]:
             with torch.no_grad():
                 target = self.teacher(x)
-            loss = stfpm_loss(target, self.student(x), c.layers)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"loss": loss.detach()}
+            return {"loss": stfpm_loss(target, self.student(x), c.layers)}
 
-        loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        self.fit_batches(train, optimiser, loss)
         self.fitted = True
         return self
 
     @torch.no_grad()
     def score(self, data: Dataset) -> Scores:
-        self.eval_mode()
-        maps = []
         c = self.config
-        for batch in make_loader(data, c.batch_size, shuffle=False):
-            x = check_batch(batch["image"], 3, c.img_size).to(self.device)
-            amap = stfpm_anomaly_map(self.teacher(x), self.student(x), c.layers,
-                                     tuple(x.shape[-2:]))
-            maps.append(amap.cpu().numpy())
-        pixel = np.concatenate(maps).astype(np.float32)
-        return Scores(image=pixel.reshape(len(pixel), -1).max(axis=1), maps=pixel)
+        out = self.score_batches(data, lambda x: {"map": stfpm_anomaly_map(
+            self.teacher(x), self.student(x), c.layers, tuple(x.shape[-2:]))})
+        return Scores.from_maps(out["map"], "max")
