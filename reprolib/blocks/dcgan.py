@@ -33,9 +33,12 @@ def dcgan_widths(img_size: int, base_width: int, max_width: int | None = None) -
         width *= 2
 
 
-def init_dcgan_weights(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), bias 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+def init_dcgan_weights(module: nn.Module, *, linear: bool = False) -> None:
+    """DCGAN initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), bias 0;
+    ``linear=True`` treats ``nn.Linear`` like a convolution (AnoGAN's projection of z)."""
+    layers = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear) if linear else (nn.Conv2d,
+                                                                        nn.ConvTranspose2d)
+    if isinstance(module, layers):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)

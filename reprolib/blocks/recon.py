@@ -1,5 +1,5 @@
-"""Small helpers shared by the reconstruction baselines (``ae``, ``vae``, ``ganomaly``,
-``f_anogan``, ``salad``): config range checks and pixel error maps."""
+"""Small helpers shared by the reconstruction baselines (``ae``, ``vae``, ``conv_ae``,
+``ganomaly``, ``f_anogan``, ``salad``): config range checks and pixel error maps."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ def check_positive(config: Any, *keys: str, allow_zero: tuple[str, ...] = ()) ->
             raise ConfigError(f"config key '{key}': expected > 0, got {value}")
 
 
+def check_halvings(img_size: int, widths: tuple[int, ...]) -> None:
+    """Encoders that halve the image once per width need ``img_size`` a multiple of
+    2**len(widths)."""
+    if not widths or img_size % 2 ** len(widths) or img_size < 2 ** len(widths):
+        raise ConfigError(f"config key 'img_size': expected a multiple of 2**len(widths) = "
+                          f"{2 ** len(widths)}, got {img_size}")
+
+
 def check_power_of_two(img_size: int, minimum: int = 16) -> None:
     """GAN stacks that halve down to 4x4 need a power-of-two image size."""
     if img_size < minimum or img_size & (img_size - 1):
@@ -36,4 +44,4 @@ def error_map(x: torch.Tensor, x_hat: torch.Tensor,
     return (diff ** 2 if kind == "squared" else diff.abs()).mean(dim=1)
 
 
-__all__ = ["check_positive", "check_power_of_two", "error_map"]
+__all__ = ["check_halvings", "check_positive", "check_power_of_two", "error_map"]

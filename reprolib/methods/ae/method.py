@@ -13,8 +13,8 @@ from typing import Literal
 import torch
 from torch.utils.data import Dataset
 
-from reprolib.blocks.recon import check_positive, error_map
-from reprolib.config import ConfigError, MethodConfig
+from reprolib.blocks.recon import check_halvings, check_positive, error_map
+from reprolib.config import MethodConfig
 from reprolib.methods import register
 from reprolib.methods.ae.model import ConvAE
 from reprolib.methods.base import AnomalyMethod, Scores
@@ -33,10 +33,7 @@ class AEConfig(MethodConfig):
     weight_decay: float = 1e-5
 
     def validate(self) -> None:
-        if not self.widths or self.img_size % 2 ** len(self.widths) \
-                or self.img_size < 2 ** len(self.widths):
-            raise ConfigError(f"config key 'img_size': expected a multiple of 2**len(widths) = "
-                              f"{2 ** len(self.widths)}, got {self.img_size}")
+        check_halvings(self.img_size, self.widths)
         check_positive(self, "in_channels", "latent", "epochs", "batch_size", "lr",
                        "weight_decay", allow_zero=("epochs", "weight_decay"))
 

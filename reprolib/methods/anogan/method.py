@@ -40,12 +40,14 @@ from reprolib.methods.anogan.model import (
     Discriminator,
     Encoder,
     Generator,
+    discriminator_loss,
     feature_matching_loss,
+    generator_loss,
     map_to_latent,
     residual_loss,
 )
 from reprolib.methods.base import AnomalyMethod, Scores
-from reprolib.training import make_loader, progress, run_epochs
+from reprolib.training import make_loader, optimiser_step, progress, run_epochs
 
 
 @dataclass
@@ -170,6 +172,16 @@ class _PatchScored(AnomalyMethod):
         """Per-unit scores (``"score"`` is the main one) and per-unit maps (N, h, w) or None."""
         raise NotImplementedError
 
+    def training_units(self, batch: dict[str, Any], rng: torch.Generator) -> torch.Tensor:
+        """A training batch's images (checked), cut into ``patches_per_image`` random patches
+        when ``patch_size`` is set, on the device."""
+        c = self.config
+        x = batch["image"]
+        _check_images(x, c, f"{self.name}.fit")
+        if c.patch_size:
+            x = random_crops(x, c.patch_size, c.patches_per_image, rng)
+        return x.to(self.device)
+
     def unit_batch_size(self) -> int:
         return int(getattr(self.config, "map_batch_size", self.config.batch_size))
 
@@ -230,27 +242,16 @@ class DCGAN(_PatchScored):
         rng = torch.Generator().manual_seed(self.seed)
         self.generator.train()
         self.discriminator.train()
-        bce = F.binary_cross_entropy_with_logits
 
         def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = batch["image"]
-            _check_images(x, c, f"{self.name}.fit")
-            if c.patch_size:
-                x = random_crops(x, c.patch_size, c.patches_per_image, rng)
-            x = x.to(self.device)
+            x = self.training_units(batch, rng)
             fake = self.generator(self.sample_z(len(x), rng))
             real_logit = self.discriminator(x)
             fake_logit = self.discriminator(fake.detach())
-            loss_d = (bce(real_logit, torch.ones_like(real_logit))
-                      + bce(fake_logit, torch.zeros_like(fake_logit)))
-            disc_opt.zero_grad(set_to_none=True)
-            loss_d.backward()
-            disc_opt.step()
-            gen_logit = self.discriminator(fake)
-            loss_g = bce(gen_logit, torch.ones_like(gen_logit))
-            gen_opt.zero_grad(set_to_none=True)
-            loss_g.backward()
-            gen_opt.step()
+            loss_d = discriminator_loss(real_logit, fake_logit)
+            optimiser_step(disc_opt, loss_d)
+            loss_g = generator_loss(self.discriminator(fake))
+            optimiser_step(gen_opt, loss_g)
             return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
                     "d_real": torch.sigmoid(real_logit).mean().detach(),
                     "d_fake": torch.sigmoid(fake_logit).mean().detach()}
@@ -380,29 +381,16 @@ class ACAE(_PatchScored):
         rng = torch.Generator().manual_seed(self.seed)
         for module in self.modules().values():
             module.train()
-        bce = F.binary_cross_entropy_with_logits
 
         def step(batch: dict) -> dict[str, torch.Tensor]:
-            x = batch["image"]
-            _check_images(x, c, f"{self.name}.fit")
-            if c.patch_size:
-                x = random_crops(x, c.patch_size, c.patches_per_image, rng)
-            x = x.to(self.device)
+            x = self.training_units(batch, rng)
             rec = self.decoder(self.encoder(x))
-            real_logit = self.discriminator(x)
-            fake_logit = self.discriminator(rec.detach())
-            loss_d = (bce(real_logit, torch.ones_like(real_logit))
-                      + bce(fake_logit, torch.zeros_like(fake_logit)))
-            disc_opt.zero_grad(set_to_none=True)
-            loss_d.backward()
-            disc_opt.step()
+            loss_d = discriminator_loss(self.discriminator(x), self.discriminator(rec.detach()))
+            optimiser_step(disc_opt, loss_d)
             adv_logit = self.discriminator(rec)
             loss_rec = (x - rec).abs().mean()
-            loss_adv = bce(adv_logit, torch.ones_like(adv_logit))
-            loss_ae = c.rec_weight * loss_rec + loss_adv
-            ae_opt.zero_grad(set_to_none=True)
-            loss_ae.backward()
-            ae_opt.step()
+            loss_adv = generator_loss(adv_logit)
+            optimiser_step(ae_opt, c.rec_weight * loss_rec + loss_adv)
             return {"loss_d": loss_d.detach(), "loss_rec": loss_rec.detach(),
                     "loss_adv": loss_adv.detach()}
 

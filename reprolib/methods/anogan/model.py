@@ -11,23 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprolib.blocks.dcgan import init_dcgan_weights
+
 KERNEL = 5
 
 
-def init_dcgan_weights(module: nn.Module) -> None:
-    """DCGAN initialisation (Radford et al.): conv weights N(0, 0.02), BN weights N(1, 0.02)."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+#: DCGAN initialisation (Radford et al.), the linear projection of z included.
+init_weights = partial(init_dcgan_weights, linear=True)
 
 
 def _base_size(img_size: int, n_layers: int) -> int:
@@ -68,7 +64,7 @@ class Generator(nn.Module):
         layers += [up_conv(rev[-1], in_channels, bias=True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.widths = widths
-        self.apply(init_dcgan_weights)
+        self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
@@ -93,7 +89,7 @@ class Discriminator(nn.Module):
             prev = width
         self.conv = nn.Sequential(*blocks)
         self.head = nn.Linear(prev * base * base, 1)
-        self.apply(init_dcgan_weights)
+        self.apply(init_weights)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """f(x) of Eq. 4: the last convolution block's output (N, widths[-1], s, s)."""
@@ -117,7 +113,7 @@ class Encoder(nn.Module):
         base = _base_size(img_size, len(widths))
         self.conv = Discriminator(img_size, in_channels, widths).conv
         self.head = nn.Linear(widths[-1] * base * base, z_dim)
-        self.apply(init_dcgan_weights)
+        self.apply(init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.head(self.conv(x).flatten(1)))
@@ -133,6 +129,17 @@ def residual_loss(x: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
 def feature_matching_loss(feats_x: torch.Tensor, feats_g: torch.Tensor) -> torch.Tensor:
     """Eq. 4 per sample: sum of |f(x) - f(G(z))| over D's intermediate features, shape (N,)."""
     return (feats_x - feats_g).abs().flatten(1).sum(1)
+
+
+def discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
+    """Eq. 1 for D: sigmoid cross-entropy of real logits against 1 plus fake logits against 0."""
+    return (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
+            + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+
+
+def generator_loss(fake_logit: torch.Tensor) -> torch.Tensor:
+    """Eq. 2 (non-saturating): G maximises log D(G(z)), the cross-entropy against "real"."""
+    return F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
 
 
 def reference_discrimination_loss(logits_g: torch.Tensor) -> torch.Tensor:

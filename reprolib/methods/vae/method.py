@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
-from reprolib.blocks.recon import check_positive, error_map
-from reprolib.config import ConfigError, MethodConfig
+from reprolib.blocks.recon import check_halvings, check_positive, error_map
+from reprolib.config import MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.vae.model import ConvVAE, kl_divergence, vae_loss
@@ -33,10 +33,7 @@ class VAEConfig(MethodConfig):
     lr: float = 2e-4
 
     def validate(self) -> None:
-        if not self.widths or self.img_size % 2 ** len(self.widths) \
-                or self.img_size < 2 ** len(self.widths):
-            raise ConfigError(f"config key 'img_size': expected a multiple of 2**len(widths) = "
-                              f"{2 ** len(self.widths)}, got {self.img_size}")
+        check_halvings(self.img_size, self.widths)
         check_positive(self, "in_channels", "latent", "epochs", "batch_size", "lr",
                        "kl_weight", allow_zero=("epochs", "kl_weight"))
 
