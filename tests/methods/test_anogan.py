@@ -4,7 +4,6 @@ eval-mode scoring, the shared trained DCGAN of anogan / gan_r / p_d, aCAE, patch
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -27,13 +26,7 @@ TINY = {"img_size": 32, "widths": [8, 8, 8, 8], "z_dim": 6, "epochs": 1, "batch_
 MAP = {"map_steps": 3, "map_batch_size": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids oversubscribing a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: one torch thread
 
 
 def tiny_gan(seed: int = 0) -> tuple[Generator, Discriminator]:

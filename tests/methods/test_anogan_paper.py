@@ -3,8 +3,6 @@ Table 1 against a hand-computed ROC, the score cache, and Figures 3 and 4 on tin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -18,12 +16,7 @@ from reprolib.results import ResultRecorder
 TINY = {"img_size": 32, "widths": [8, 8, 8, 8], "z_dim": 6, "epochs": 1, "batch_size": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: one torch thread
 
 
 class BandScans(Dataset):

@@ -7,39 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset
+from distill_testkit import RGBSet
 
 from reprolib.config import ConfigError
 from reprolib.methods import create_method
 from reprolib.methods.mkd.model import MKD_TAPS, make_cloner, mkd_sample_losses
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*ImageNet weights.*")
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No download attempts: the teacher falls back to random init, recorded as such."""
-    monkeypatch.setenv("REPROLIB_OFFLINE", "1")
-    monkeypatch.setenv("REPROLIB_PROGRESS", "0")
-
-
-class RGBSet(Dataset):
-    """Tiny in-test dataset with the item dict of docs/contracts.md (3 channels)."""
-
-    def __init__(self, n: int = 6, size: int = 64, anomalous: int = 0, seed: int = 0) -> None:
-        gen = torch.Generator().manual_seed(seed)
-        self.images = torch.randn(n, 3, size, size, generator=gen) * 0.1
-        self.labels = np.array([0] * (n - anomalous) + [1] * anomalous)
-        self.images[n - anomalous:, :, 8:24, 8:24] = 2.0
-        self.fingerprint = {"name": "rgb-tiny", "n": n, "size": size, "seed": seed}
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"image": self.images[i], "label": int(self.labels[i]),
-                "mask": torch.zeros(1, *self.images.shape[-2:]), "has_mask": False,
-                "sublabel": "", "id": f"img{i}"}
+# offline: no download attempts, the backbone falls back to random init, recorded as such
+pytestmark = [pytest.mark.filterwarnings("ignore:.*ImageNet weights.*"),
+              pytest.mark.usefixtures("offline")]
 
 
 SMALL = {"img_size": 64, "epochs": 1, "batch_size": 4}
