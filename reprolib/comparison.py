@@ -53,6 +53,10 @@ LOWER_IS_BETTER: frozenset[str] = frozenset()
 #: A difference within this many units of a fraction metric counts as "close".
 CLOSE_TOLERANCE = 0.05
 NOT_RUN = "not run yet"
+MEASURED = "measured"
+#: A table counts as reproduced when every paper number has ours and this share of the
+#: fraction metrics lies within CLOSE_TOLERANCE.
+REPRODUCED_SHARE = 0.9
 #: Our bookkeeping rows (the threshold a policy picked) are not compared with anything.
 IGNORED_METRICS: frozenset[str] = frozenset({"threshold", "pix_threshold"})
 
@@ -122,7 +126,7 @@ def compare(reported: pd.DataFrame, ours: pd.DataFrame,
     ``ours`` is a results frame (the schema of :mod:`reprolib.results`). Columns: the paper's
     keys, ``paper_value``, ``our_dataset``, ``our_protocol``, ``our_threshold_policy``,
     ``our_mean``, ``our_std``, ``n_seeds``, ``seeds``, ``difference`` (ours − paper) and
-    ``status`` (``reproduced`` / ``not run yet`` / ``ours only``).
+    ``status`` (``measured`` / ``not run yet`` / ``ours only``).
     """
     summary = summarise_ours(ours, mapping)
     paper = reported.reset_index(drop=True).copy()
@@ -154,7 +158,7 @@ def compare(reported: pd.DataFrame, ours: pd.DataFrame,
     out = pd.concat([f for f in frames if not f.empty], ignore_index=True) if (
         not pairs.empty or not unmatched.empty) else paper.iloc[0:0].copy()
     out["status"] = np.where(out.get("our_mean", pd.Series(np.nan, index=out.index)).notna(),
-                             "reproduced", NOT_RUN)
+                             MEASURED, NOT_RUN)
     # Our rows that no paper number claimed.
     if not summary.empty:
         used = set()
@@ -198,7 +202,7 @@ def compare(reported: pd.DataFrame, ours: pd.DataFrame,
 def _same_best(rows: pd.DataFrame) -> tuple[int, int]:
     """Groups (dataset, protocol, metric) with >= 2 compared rows, and how many of them have the
     same best row in the paper and in ours."""
-    both = rows[(rows["status"] == "reproduced") & rows["metric"].isin(FRACTION_METRICS)]
+    both = rows[(rows["status"] == MEASURED) & rows["metric"].isin(FRACTION_METRICS)]
     groups = same = 0
     for _, group in both.groupby(["paper_dataset", "protocol", "metric", "our_dataset"]):
         group = group.drop_duplicates(["method", "variant"])
@@ -213,14 +217,15 @@ def _same_best(rows: pd.DataFrame) -> tuple[int, int]:
 
 
 def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
-    """Per paper table: numbers in the paper, how many we reproduced, and how closely."""
+    """Per paper table: numbers in the paper, how many we measured, how closely, and a verdict
+    (``reproduced`` only when every number is measured and most lie within the tolerance)."""
     rows = []
     for (paper, table), entry in PAPER_TABLES.items():
         part = compared[(compared["paper"] == paper) & (compared["table"] == table)]
         claimed = part[part["status"] != "ours only"]
         n_paper = int(claimed.drop_duplicates(
             ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
-        done = claimed[claimed["status"] == "reproduced"]
+        done = claimed[claimed["status"] == MEASURED]
         n_done = int(done.drop_duplicates(
             ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
         fractions = done[done["metric"].isin(FRACTION_METRICS)]
@@ -228,16 +233,30 @@ def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
         groups, same = _same_best(part)
         rows.append({
             "paper": paper, "table": table, "title": entry.title, "notebook": entry.notebook,
-            "paper_numbers": n_paper, "reproduced": n_done,
+            "paper_numbers": n_paper, "measured": n_done,
             "coverage": n_done / n_paper if n_paper else np.nan,
             "mean_abs_diff": float(diff.mean()) if len(diff) else np.nan,
             "within_tol": float((diff <= CLOSE_TOLERANCE).mean()) if len(diff) else np.nan,
             "same_best": f"{same}/{groups}" if groups else "",
+            "verdict": _verdict(n_paper, n_done, diff),
             "ours_only": int((part["status"] == "ours only").sum()),
             "our_datasets": ",".join(sorted(set(done["our_dataset"]) - {""})),
             "seeds": ",".join(sorted(set(done["seeds"]) - {""})),
         })
     return pd.DataFrame(rows)
+
+
+def _verdict(n_paper: int, n_measured: int, differences: pd.Series) -> str:
+    """``reproduced``, ``not reproduced``, ``partly measured``, ``not run yet`` or ``""`` (the
+    paper gives no numbers)."""
+    if n_paper == 0:
+        return ""
+    if n_measured == 0:
+        return NOT_RUN
+    if n_measured < n_paper:
+        return "partly measured"
+    close = float((differences <= CLOSE_TOLERANCE).mean()) if len(differences) else 0.0
+    return "reproduced" if close >= REPRODUCED_SHARE else "not reproduced"
 
 
 def _fmt(value: float, metric: str = "") -> str:
@@ -262,7 +281,7 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
     """Scatter of paper vs ours (mean ± std over seeds) for one table; ``None`` if nothing was
     run. Fraction metrics share one panel with the diagonal; other metrics get their own."""
     part = compared[(compared["paper"] == paper) & (compared["table"] == table)
-                    & (compared["status"] == "reproduced")]
+                    & (compared["status"] == MEASURED)]
     if part.empty:
         return None
     panels: list[tuple[str, pd.DataFrame]] = []
@@ -320,7 +339,7 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
 def overview_figure(compared: pd.DataFrame, *,
                     path: str | os.PathLike[str] | None = None) -> Figure:
     """All compared fraction metrics of every table, paper vs ours, coloured by paper."""
-    part = compared[(compared["status"] == "reproduced")
+    part = compared[(compared["status"] == MEASURED)
                     & compared["metric"].isin(FRACTION_METRICS)]
     fig, ax = plt.subplots(figsize=(5.2, 4.8))
     for i, (paper, group) in enumerate(part.groupby("paper")):
@@ -330,7 +349,7 @@ def overview_figure(compared: pd.DataFrame, *,
     ax.fill_between([0, 1], [-CLOSE_TOLERANCE, 1 - CLOSE_TOLERANCE],
                     [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0)
     ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper", ylabel="ours (mean over seeds)",
-           title="every reproduced number (fraction metrics)")
+           title="every measured paper number (fraction metrics)")
     if len(part):
         ax.legend(fontsize=8, loc="lower right")
     else:
@@ -386,18 +405,20 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
     view["coverage"] = view["coverage"].map(lambda v: "" if np.isnan(v) else f"{v:.0%}")
     view["mean_abs_diff"] = view["mean_abs_diff"].map(lambda v: _fmt(v))
     view["within_tol"] = view["within_tol"].map(lambda v: "" if np.isnan(v) else f"{v:.0%}")
-    view = view.rename(columns={"paper_numbers": "paper numbers", "reproduced": "ours",
+    view = view.rename(columns={"paper_numbers": "paper numbers", "measured": "ours",
                                 "mean_abs_diff": "mean abs diff",
                                 "within_tol": f"within ±{CLOSE_TOLERANCE}",
                                 "same_best": "same best", "ours_only": "ours only",
                                 "our_datasets": "our datasets"})
     lines.append(_md_table(view[["paper", "table", "title", "notebook", "paper numbers", "ours",
                                  "coverage", "mean abs diff", f"within ±{CLOSE_TOLERANCE}",
-                                 "same best", "our datasets", "seeds"]]))
-    n_tables = int((summary["reproduced"] > 0).sum())
-    lines += [f"Tables with at least one reproduced number: {n_tables} of {len(summary)}; "
-              f"numbers reproduced: {int(summary['reproduced'].sum())} of "
-              f"{int(summary['paper_numbers'].sum())}.", ""]
+                                 "same best", "verdict", "our datasets", "seeds"]]))
+    n_tables = int((summary["measured"] > 0).sum())
+    n_reproduced = int((summary["verdict"] == "reproduced").sum())
+    lines += [f"Tables with at least one measured number: {n_tables} of {len(summary)}; paper "
+              f"numbers with a measurement of ours: {int(summary['measured'].sum())} of "
+              f"{int(summary['paper_numbers'].sum())}. Tables reproduced (every number measured, "
+              f"{REPRODUCED_SHARE:.0%} of them within ±{CLOSE_TOLERANCE}): {n_reproduced}.", ""]
     for (paper, table), entry in PAPER_TABLES.items():
         part = compared[(compared["paper"] == paper) & (compared["table"] == table)]
         lines += [f"## {paper} {table}: {entry.title}", "",
@@ -481,9 +502,9 @@ class ComparisonReport:
         part = self.compared
         return part[(part["paper"] == paper) & (part["table"] == table)].reset_index(drop=True)
 
-    def reproduced(self) -> pd.DataFrame:
+    def measured(self) -> pd.DataFrame:
         """Compact view of the paper numbers we have a measurement for."""
-        part = self.compared[self.compared["status"] == "reproduced"]
+        part = self.compared[self.compared["status"] == MEASURED]
         columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
                    "paper_value", "our_dataset", "our_mean", "our_std", "n_seeds",
                    "difference"]

@@ -72,7 +72,7 @@ def _one(frame: pd.DataFrame, **keys: str) -> pd.Series:
 def test_mean_std_over_seeds_and_difference(compared: pd.DataFrame) -> None:
     row = _one(compared, paper="heteroae", table="t1", paper_dataset="kermany_cxr",
                method="hetero_ae", metric="auroc")
-    assert row["status"] == "reproduced" and row["our_dataset"] == "phantom_cxr"
+    assert row["status"] == "measured" and row["our_dataset"] == "phantom_cxr"
     assert row["our_mean"] == pytest.approx(0.85)
     assert row["our_std"] == pytest.approx(np.std([0.80, 0.90, 0.85], ddof=1))
     assert row["n_seeds"] == 3 and row["seeds"] == "0,1,2"
@@ -89,7 +89,7 @@ def test_mean_std_over_seeds_and_difference(compared: pd.DataFrame) -> None:
 
 def test_threshold_policy_preference(compared: pd.DataFrame) -> None:
     row = _one(compared, paper="heteroae", table="t1", paper_dataset="kermany_cxr",
-               method="hetero_ae", metric="f1", status="reproduced")
+               method="hetero_ae", metric="f1", status="measured")
     assert row["our_threshold_policy"] == "best_f1" and row["our_mean"] == 0.75
     extra = _one(compared, paper="heteroae", table="t1", status="ours only",
                  our_threshold_policy="normal_val")
@@ -100,7 +100,7 @@ def test_threshold_policy_preference(compared: pd.DataFrame) -> None:
 def test_protocol_dataset_and_model_size_matching(compared: pd.DataFrame) -> None:
     hit = _one(compared, paper="resynthdetect", table="t1", method="resynthdetect",
                protocol="eyeq_0_vs_all")
-    assert hit["status"] == "reproduced" and hit["paper_value"] == 0.722
+    assert hit["status"] == "measured" and hit["paper_value"] == 0.722
     others = compared[(compared["paper"] == "resynthdetect") & (compared["table"] == "t1")
                       & (compared["method"] == "resynthdetect")
                       & (compared["protocol"] != "eyeq_0_vs_all")]
@@ -111,7 +111,7 @@ def test_protocol_dataset_and_model_size_matching(compared: pd.DataFrame) -> Non
     assert size["our_mean"] == 11.5 and size["difference"] == pytest.approx(11.5 - 17)
     spade = _one(compared, paper="mdfsc", table="t1", method="spade", metric="ap",
                  paper_dataset="octid")
-    assert spade["status"] == "reproduced" and spade["our_dataset"] == "octid"
+    assert spade["status"] == "measured" and spade["our_dataset"] == "octid"
     assert spade["our_mean"] == pytest.approx(0.55)
     # The spread over seeds has no paper number here: shown as "± std", not as an extra row.
     assert not compared.loc[compared["status"] == "ours only", "metric"].str.endswith(
@@ -125,17 +125,28 @@ def test_every_paper_number_appears_once_when_nothing_matches() -> None:
     assert len(out) == len(reported)
     assert (out["status"] == comparison.NOT_RUN).all()
     summary = comparison.table_summary(out)
-    assert summary["reproduced"].sum() == 0
+    assert summary["measured"].sum() == 0
     assert summary["paper_numbers"].sum() == len(reported)
 
 
 def test_summary_counts(compared: pd.DataFrame) -> None:
     summary = comparison.table_summary(compared).set_index(["paper", "table"])
-    assert summary.loc[("heteroae", "t1"), "reproduced"] == 4  # auroc x2, auroc_std, f1
+    assert summary.loc[("heteroae", "t1"), "measured"] == 4  # auroc x2, auroc_std, f1
     assert summary.loc[("heteroae", "t1"), "paper_numbers"] == 200
     # hetero_ae vs ae on kermany_cxr AUROC: paper best is hetero_ae, ours is ae.
     assert summary.loc[("heteroae", "t1"), "same_best"] == "0/1"
-    assert summary.loc[("anogan", "t1"), "reproduced"] == 0
+    assert summary.loc[("anogan", "t1"), "measured"] == 0
+    assert summary.loc[("heteroae", "t1"), "verdict"] == "partly measured"
+    assert summary.loc[("anogan", "t1"), "verdict"] == comparison.NOT_RUN
+
+
+def test_verdict_needs_every_number_and_closeness() -> None:
+    close, far = pd.Series([0.01, 0.04, 0.0]), pd.Series([0.01, 0.2, 0.3])
+    assert comparison._verdict(3, 3, close) == "reproduced"
+    assert comparison._verdict(3, 3, far) == "not reproduced"
+    assert comparison._verdict(3, 2, close) == "partly measured"
+    assert comparison._verdict(3, 0, close) == comparison.NOT_RUN
+    assert comparison._verdict(0, 0, close) == ""
 
 
 def test_report_written_with_figures(ours: pd.DataFrame, isolated_dirs: Path) -> None:
@@ -159,7 +170,7 @@ def test_reads_results_folder(isolated_dirs: Path, ours: pd.DataFrame) -> None:
     folder.mkdir(parents=True)
     ours[ours["metric"] == "auroc"].to_csv(folder / "heteroae_t1_sota.csv", index=False)
     report = comparison.build_report("unit")
-    assert (report.compared["status"] == "reproduced").sum() >= 2
+    assert (report.compared["status"] == "measured").sum() >= 2
 
 
 def test_bad_input_is_refused(ours: pd.DataFrame) -> None:
