@@ -40,19 +40,18 @@ def _grow_vessels(rng: Rng, canvas: np.ndarray, start: tuple[float, float], angl
                   width: float, bend: float, step: float, radius: float,
                   centre: tuple[float, float], depth: int = 0) -> None:
     """Grow one vessel as a tapering polyline with random branches, drawn into ``canvas``."""
-    y, x = start
+    y, x = float(start[0]), float(start[1])   # Python floats: cheap scalar maths and round()
     while width > 0.45:
         angle += bend + rng.normal(0, 0.12)
-        ny, nx = y + step * np.sin(angle), x + step * np.cos(angle)
+        ny, nx = y + step * float(np.sin(angle)), x + step * float(np.cos(angle))
         if np.hypot(ny - centre[0], nx - centre[1]) > radius:
             return
-        cv2.line(canvas, (int(round(x * 4)), int(round(y * 4))),
-                 (int(round(nx * 4)), int(round(ny * 4))), 1.0,
-                 max(1, int(round(width * 4))), cv2.LINE_AA, shift=2)
+        cv2.line(canvas, (round(x * 4), round(y * 4)), (round(nx * 4), round(ny * 4)), 1.0,
+                 max(1, round(width * 4)), cv2.LINE_AA, shift=2)
         y, x = ny, nx
         width *= 0.975
         if depth < 4 and rng.random() < 0.09:
-            side = rng.choice([-1.0, 1.0])
+            side = (-1.0, 1.0)[int(rng.integers(0, 2))]   # = rng.choice([-1.0, 1.0]), faster
             _grow_vessels(rng, canvas, (y, x), angle + side * rng.uniform(0.5, 1.1),
                           width * 0.7, bend * 0.5 + side * 0.01, step, radius, centre, depth + 1)
             width *= 0.88
