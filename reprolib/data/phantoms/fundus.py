@@ -160,8 +160,8 @@ def generate_layers(rng: Rng, grade: int, size: int = 256, difficulty: float = 0
                           (cy, cx))
     vein = cv2.GaussianBlur(np.clip(canvases["vein"], 0, 1), (0, 0), 0.6)
     artery = cv2.GaussianBlur(np.clip(canvases["artery"], 0, 1), (0, 0), 0.6)
-    img = img * (1 - 0.55 * vein[..., None] * np.array([0.6, 0.85, 0.8], np.float32))
-    img = img * (1 - 0.4 * artery[..., None] * np.array([0.35, 0.75, 0.7], np.float32))
+    img *= 1 - 0.55 * vein[..., None] * np.array([0.6, 0.85, 0.8], np.float32)
+    img *= 1 - 0.4 * artery[..., None] * np.array([0.35, 0.75, 0.7], np.float32)
     # optic disc with cup (drawn over the vessel origins)
     # (blobs and blends only in their windows: both blobs are exactly 0 outside)
     od_win, od_local = _local_blob(rng, yy, xx, disc[0], disc[1], rd, irregularity=0.05,
@@ -247,10 +247,13 @@ def generate_layers(rng: Rng, grade: int, size: int = 256, difficulty: float = 0
                           (2 * (0.35 * radius) ** 2))
             img = img + (0.5 if severe else 0.2) * haze[..., None] * np.array(
                 [0.8, 0.8, 0.9], np.float32)
-    img = img * fov[..., None]
+    img = img * fov[..., None]                 # a new array: the rest works in place
     gain = rng.lognormal(0, 0.08) * rng.lognormal(0, 0.04, 3)
-    img = np.clip(img * gain.astype(np.float32), 0, 1)
-    img = img + rng.normal(0, 0.01, img.shape).astype(np.float32) * fov[..., None]
+    img *= gain.astype(np.float32)
+    np.clip(img, 0, 1, out=img)
+    grain = rng.normal(0, 0.01, img.shape).astype(np.float32)
+    grain *= fov[..., None]
+    img += grain
     masks = {k: (fields[k] >= 0.5).astype(np.uint8) for k in LESIONS}
     masks["OD"] = (od >= 0.5).astype(np.uint8)
     return to_uint8(img), masks
