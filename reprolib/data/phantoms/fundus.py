@@ -40,36 +40,61 @@ def _grow_vessels(rng: Rng, canvas: np.ndarray, start: tuple[float, float], angl
                   width: float, bend: float, step: float, radius: float,
                   centre: tuple[float, float], depth: int = 0) -> None:
     """Grow one vessel as a tapering polyline with random branches, drawn into ``canvas``."""
-    y, x = start
+    y, x = float(start[0]), float(start[1])   # Python floats: cheap scalar maths and round()
     while width > 0.45:
         angle += bend + rng.normal(0, 0.12)
-        ny, nx = y + step * np.sin(angle), x + step * np.cos(angle)
+        ny, nx = y + step * float(np.sin(angle)), x + step * float(np.cos(angle))
         if np.hypot(ny - centre[0], nx - centre[1]) > radius:
             return
-        cv2.line(canvas, (int(round(x * 4)), int(round(y * 4))),
-                 (int(round(nx * 4)), int(round(ny * 4))), 1.0,
-                 max(1, int(round(width * 4))), cv2.LINE_AA, shift=2)
+        cv2.line(canvas, (round(x * 4), round(y * 4)), (round(nx * 4), round(ny * 4)), 1.0,
+                 max(1, round(width * 4)), cv2.LINE_AA, shift=2)
         y, x = ny, nx
         width *= 0.975
         if depth < 4 and rng.random() < 0.09:
-            side = rng.choice([-1.0, 1.0])
+            side = (-1.0, 1.0)[int(rng.integers(0, 2))]   # = rng.choice([-1.0, 1.0]), faster
             _grow_vessels(rng, canvas, (y, x), angle + side * rng.uniform(0.5, 1.1),
                           width * 0.7, bend * 0.5 + side * 0.01, step, radius, centre, depth + 1)
             width *= 0.88
             angle -= side * 0.15
 
 
-def _stamp(rng: Rng, field: np.ndarray, yy: np.ndarray, xx: np.ndarray, y: float, x: float,
-           radius: float, scale: float = 1.0, **kw: float) -> None:
-    """Draw a blob into ``field`` (in place, max), computing it only in its bounding window."""
-    reach = radius * 1.6 * max(1.0, float(kw.get("aspect", 1.0))) + 3 * float(kw.get("edge", 1))
-    h, w = field.shape
+def _window(shape: tuple[int, ...], y: float, x: float, reach: float
+            ) -> tuple[slice, slice] | None:
+    """Slices of the square of half-size ``reach`` around (y, x), clipped to ``shape``."""
+    h, w = shape[:2]
     y0, y1 = max(0, int(y - reach)), min(h, int(y + reach) + 2)
     x0, x1 = max(0, int(x - reach)), min(w, int(x + reach) + 2)
     if y0 >= y1 or x0 >= x1:
-        return
-    local = blob(rng, yy[y0:y1, x0:x1], xx[y0:y1, x0:x1], y, x, radius, **kw) * scale
-    np.maximum(field[y0:y1, x0:x1], local, out=field[y0:y1, x0:x1])
+        return None
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _local_blob(rng: Rng, yy: np.ndarray, xx: np.ndarray, y: float, x: float, radius: float,
+                **kw: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """A blob computed only in its bounding window (it is exactly 0 outside): the window and
+    the values there, or None (drawing nothing) when the window misses the image."""
+    reach = radius * 1.6 * max(1.0, float(kw.get("aspect", 1.0))) + 3 * float(kw.get("edge", 1))
+    win = _window(yy.shape, y, x, reach)
+    if win is None:
+        return None
+    return win, blob(rng, yy[win], xx[win], y, x, radius, **kw)
+
+
+def _stamp(rng: Rng, field: np.ndarray, yy: np.ndarray, xx: np.ndarray, y: float, x: float,
+           radius: float, scale: float = 1.0, **kw: float) -> None:
+    """Draw a blob into ``field`` (in place, max), computing it only in its bounding window."""
+    drawn = _local_blob(rng, yy, xx, y, x, radius, **kw)
+    if drawn is not None:
+        win, local = drawn
+        np.maximum(field[win], local * scale, out=field[win])
+
+
+def _support(field: np.ndarray) -> tuple[slice, slice] | None:
+    """Bounding box of the non-zero pixels of ``field`` (None when it is all zero)."""
+    rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
+    if rows.size == 0:
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _place(rng: Rng, centre: tuple[float, float], radius: float, avoid: tuple[float, float],
@@ -135,16 +160,25 @@ def generate_layers(rng: Rng, grade: int, size: int = 256, difficulty: float = 0
                           (cy, cx))
     vein = cv2.GaussianBlur(np.clip(canvases["vein"], 0, 1), (0, 0), 0.6)
     artery = cv2.GaussianBlur(np.clip(canvases["artery"], 0, 1), (0, 0), 0.6)
-    img = img * (1 - 0.55 * vein[..., None] * np.array([0.6, 0.85, 0.8], np.float32))
-    img = img * (1 - 0.4 * artery[..., None] * np.array([0.35, 0.75, 0.7], np.float32))
+    img *= 1 - 0.55 * vein[..., None] * np.array([0.6, 0.85, 0.8], np.float32)
+    img *= 1 - 0.4 * artery[..., None] * np.array([0.35, 0.75, 0.7], np.float32)
     # optic disc with cup (drawn over the vessel origins)
-    od = blob(rng, yy, xx, disc[0], disc[1], rd, irregularity=0.05, aspect=0.9, edge=2.0)
-    cup = blob(rng, yy, xx, disc[0], disc[1] + side * 0.15 * rd, rd * rng.uniform(0.3, 0.5),
-               irregularity=0.05, edge=3.0)
+    # (blobs and blends only in their windows: both blobs are exactly 0 outside)
+    od_win, od_local = _local_blob(rng, yy, xx, disc[0], disc[1], rd, irregularity=0.05,
+                                   aspect=0.9, edge=2.0)
+    cup_win, cup_local = _local_blob(rng, yy, xx, disc[0], disc[1] + side * 0.15 * rd,
+                                     rd * rng.uniform(0.3, 0.5), irregularity=0.05, edge=3.0)
+    # blob() returns float64, so the image is float64 from here on (as when it was blended
+    # over the full frame)
+    img = img.astype(np.float64)
+    od = np.zeros((h, w), np.float64)
+    od[od_win] = od_local
     disc_col = np.array([1.0, 0.85, 0.55], np.float32)
-    img = img * (1 - 0.85 * od[..., None]) + 0.85 * od[..., None] * disc_col * (
-        1 - 0.5 * vein[..., None])
-    img = img + 0.2 * cup[..., None] * np.array([0.1, 0.2, 0.25], np.float32)
+    o = od_local[..., None]
+    img[od_win] = img[od_win] * (1 - 0.85 * o) + 0.85 * o * disc_col * (
+        1 - 0.5 * vein[od_win][..., None])
+    img[cup_win] = img[cup_win] + 0.2 * cup_local[..., None] * np.array([0.1, 0.2, 0.25],
+                                                                         np.float32)
     # lesions
     fields = {k: np.zeros((h, w), np.float32) for k in LESIONS}
     counts = GRADE_COUNTS[grade]
@@ -186,10 +220,13 @@ def generate_layers(rng: Rng, grade: int, size: int = 256, difficulty: float = 0
                        irregularity=0.35, edge=3.0)
     for kind in LESIONS:
         fields[kind] *= fov
-    for kind in ("SE", "EX", "HE", "MA"):
-        a = (opacity * fields[kind])[..., None]
-        col = np.array(colours[kind], np.float32) * (illum[..., None] * 0.5 + 0.5)
-        img = img * (1 - a) + a * col
+    for kind in ("SE", "EX", "HE", "MA"):      # blended only where the field is non-zero
+        win = _support(fields[kind])
+        if win is None:
+            continue
+        a = (opacity * fields[kind][win])[..., None]
+        col = np.array(colours[kind], np.float32) * (illum[win][..., None] * 0.5 + 0.5)
+        img[win] = img[win] * (1 - a) + a * col
     # quality faults (EyeQ)
     if quality != "good":
         severe = quality == "reject"
@@ -210,10 +247,13 @@ def generate_layers(rng: Rng, grade: int, size: int = 256, difficulty: float = 0
                           (2 * (0.35 * radius) ** 2))
             img = img + (0.5 if severe else 0.2) * haze[..., None] * np.array(
                 [0.8, 0.8, 0.9], np.float32)
-    img = img * fov[..., None]
+    img = img * fov[..., None]                 # a new array: the rest works in place
     gain = rng.lognormal(0, 0.08) * rng.lognormal(0, 0.04, 3)
-    img = np.clip(img * gain.astype(np.float32), 0, 1)
-    img = img + rng.normal(0, 0.01, img.shape).astype(np.float32) * fov[..., None]
+    img *= gain.astype(np.float32)
+    np.clip(img, 0, 1, out=img)
+    grain = rng.normal(0, 0.01, img.shape).astype(np.float32)
+    grain *= fov[..., None]
+    img += grain
     masks = {k: (fields[k] >= 0.5).astype(np.uint8) for k in LESIONS}
     masks["OD"] = (od >= 0.5).astype(np.uint8)
     return to_uint8(img), masks
