@@ -140,13 +140,14 @@ def test_summary_counts(compared: pd.DataFrame) -> None:
     assert summary.loc[("anogan", "t1"), "verdict"] == comparison.NOT_RUN
 
 
-def test_verdict_needs_every_number_and_closeness() -> None:
-    close, far = pd.Series([0.01, 0.04, 0.0]), pd.Series([0.01, 0.2, 0.3])
-    assert comparison._verdict(3, 3, close) == "reproduced"
-    assert comparison._verdict(3, 3, far) == "not reproduced"
-    assert comparison._verdict(3, 2, close) == "partly measured"
-    assert comparison._verdict(3, 0, close) == comparison.NOT_RUN
-    assert comparison._verdict(0, 0, close) == ""
+def test_verdict_needs_every_number_closeness_and_the_papers_data() -> None:
+    assert comparison._verdict(3, 3, 0.95, True) == "reproduced"
+    assert comparison._verdict(3, 3, 0.95, False) == "close on stand-in data"
+    assert comparison._verdict(3, 3, 0.5, True) == "not reproduced"
+    assert comparison._verdict(3, 3, float("nan"), True) == "not reproduced"
+    assert comparison._verdict(3, 2, 1.0, True) == "partly measured"
+    assert comparison._verdict(3, 0, 1.0, True) == comparison.NOT_RUN
+    assert comparison._verdict(0, 0, 1.0, True) == ""
 
 
 def test_report_written_with_figures(ours: pd.DataFrame, isolated_dirs: Path) -> None:

@@ -11,6 +11,7 @@ reference code has no cap; at 256 px uncapped widths reach 64 * 32 = 2048 channe
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -106,5 +107,16 @@ class DCGANDiscriminator(nn.Module):
         return self.encoder.final(features).flatten(), features
 
 
-__all__ = ["DCGANDecoder", "DCGANDiscriminator", "DCGANEncoder", "check_dcgan_size",
-           "dcgan_widths", "init_dcgan_weights"]
+def bce_real(logit: torch.Tensor) -> torch.Tensor:
+    """Sigmoid cross-entropy of discriminator logits against the label "real" (1): D's loss on
+    real images and the non-saturating generator loss (Goodfellow et al., Radford et al.)."""
+    return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+
+
+def bce_fake(logit: torch.Tensor) -> torch.Tensor:
+    """Sigmoid cross-entropy of discriminator logits against the label "fake" (0)."""
+    return F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit))
+
+
+__all__ = ["DCGANDecoder", "DCGANDiscriminator", "DCGANEncoder", "bce_fake", "bce_real",
+           "check_dcgan_size", "dcgan_widths", "init_dcgan_weights"]

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprolib.blocks.dcgan import init_dcgan_weights
+from reprolib.blocks.dcgan import bce_fake, bce_real, init_dcgan_weights
 
 KERNEL = 5
 
@@ -133,13 +133,12 @@ def feature_matching_loss(feats_x: torch.Tensor, feats_g: torch.Tensor) -> torch
 
 def discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
     """Eq. 1 for D: sigmoid cross-entropy of real logits against 1 plus fake logits against 0."""
-    return (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
-            + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+    return bce_real(real_logit) + bce_fake(fake_logit)
 
 
 def generator_loss(fake_logit: torch.Tensor) -> torch.Tensor:
     """Eq. 2 (non-saturating): G maximises log D(G(z)), the cross-entropy against "real"."""
-    return F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+    return bce_real(fake_logit)
 
 
 def reference_discrimination_loss(logits_g: torch.Tensor) -> torch.Tensor:

@@ -8,10 +8,15 @@ feature-matching loss. All stacks come from :mod:`reprolib.blocks.dcgan`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from reprolib.blocks.dcgan import DCGANDecoder, DCGANDiscriminator, DCGANEncoder
+from reprolib.blocks.dcgan import (
+    DCGANDecoder,
+    DCGANDiscriminator,
+    DCGANEncoder,
+    bce_fake,
+    bce_real,
+)
 
 
 class GanomalyGenerator(nn.Module):
@@ -44,9 +49,7 @@ def generator_losses(x: torch.Tensor, x_hat: torch.Tensor, z: torch.Tensor, z_ha
 
 def discriminator_loss(logit_real: torch.Tensor, logit_fake: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of real (1) and fake (0), averaged: 0.5 (L_real + L_fake)."""
-    real = F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
-    fake = F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-    return 0.5 * (real + fake)
+    return 0.5 * (bce_real(logit_real) + bce_fake(logit_fake))
 
 
 def latent_score(z: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:

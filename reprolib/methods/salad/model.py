@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprolib.blocks.dcgan import DCGANDecoder, DCGANDiscriminator, DCGANEncoder
+from reprolib.blocks.dcgan import (
+    DCGANDecoder,
+    DCGANDiscriminator,
+    DCGANEncoder,
+    bce_fake,
+    bce_real,
+)
 
 N_ROTATIONS = 4
 
@@ -69,16 +75,6 @@ def rotate_batch(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return rotations[k, torch.arange(x.shape[0], device=x.device)]
 
 
-def bce_real(logit: torch.Tensor) -> torch.Tensor:
-    """Non-saturating adversarial term: BCE of ``logit`` against the label "real"."""
-    return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
-
-
-def bce_fake(logit: torch.Tensor) -> torch.Tensor:
-    """BCE of ``logit`` against the label "fake"."""
-    return F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit))
-
-
 def generator_losses(x: torch.Tensor, x_rec: torch.Tensor, z_prior: torch.Tensor,
                      z_cycle: torch.Tensor, d_img_rec: torch.Tensor, d_img_gen: torch.Tensor,
                      d_lat_enc: torch.Tensor, rot_logits: torch.Tensor, rot_target: torch.Tensor,
@@ -108,5 +104,5 @@ def discriminator_losses(d_img_real: torch.Tensor, d_img_rec: torch.Tensor,
     return {"d_img": d_img, "d_lat": d_lat}
 
 
-__all__ = ["LatentDiscriminator", "N_ROTATIONS", "Salad", "SaladEncoder", "bce_fake", "bce_real",
-           "discriminator_losses", "generator_losses", "rotate_batch"]
+__all__ = ["LatentDiscriminator", "N_ROTATIONS", "Salad", "SaladEncoder", "discriminator_losses",
+           "generator_losses", "rotate_batch"]
