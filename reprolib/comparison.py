@@ -12,7 +12,10 @@ Matching rules (documented in the report):
 - dataset: the paper's dataset equals ``STANDS_IN_FOR.get(our_dataset, our_dataset)``; model-size
   metrics (parameters, FLOPs) ignore the dataset;
 - protocol: the same protocol id if we recorded one; otherwise any of ours is accepted when the
-  paper's table has a single protocol for that (dataset, method, variant, metric);
+  paper's table has a single protocol for that (dataset, method, variant, metric), except rows
+  measured on changed data (``reprolib.protocols``: ``image_level_dedup``, ``image_level_std``,
+  ``image_level:glioma``...): they match only a paper number of exactly their protocol, and
+  otherwise are listed as ours only;
 - threshold: the paper's policy if we measured it, else the first of
   ``best_f1, youden, given, normal_val, none`` that we have (the policy used is shown).
 """
@@ -31,6 +34,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reprolib.paths import figures_dir, results_dir
+from reprolib.protocols import is_paper_protocol
 from reprolib.reported import (
     FRACTION_METRICS,
     METHODS,
@@ -143,8 +147,9 @@ def compare(reported: pd.DataFrame, ours: pd.DataFrame,
         size_metric = pairs["metric"].isin(MODEL_SIZE_METRICS)
         same_dataset = pairs["our_paper_dataset"] == pairs["paper_dataset"]
         exact_protocol = pairs["our_protocol"] == pairs["protocol"]
+        papers_own = pairs["our_protocol"].map(is_paper_protocol).astype(bool)
         pairs = pairs[(size_metric | same_dataset)
-                      & (exact_protocol | (pairs["n_protocols"] == 1))].copy()
+                      & (exact_protocol | ((pairs["n_protocols"] == 1) & papers_own))].copy()
         pairs["protocol_rank"] = np.where(pairs["our_protocol"] == pairs["protocol"], 0, 1)
         order = {p: i + 1 for i, p in enumerate(POLICY_FALLBACK)}
         pairs["policy_rank"] = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch.utils.data import Dataset
 from reprolib.cache import code_version, fit_or_load
 from reprolib.config import stable_hash
 from reprolib.methods import AnomalyMethod, Scores, get_method_class
+from reprolib.protocols import protocol_name, subclass_protocol
 from reprolib.results import ResultRecorder
 
 
@@ -89,8 +91,11 @@ def _load(name: str, split: str, img_size: int, channels: int | None, normalize:
 def load_for(method: AnomalyMethod, dataset: str, split: str, *, root: str | None = None,
              options: dict[str, Any] | None = None) -> Dataset:
     """``dataset``'s ``split`` loaded the way ``method`` needs (size, channels, normalisation);
-    loaded once per process and shared by methods with the same needs."""
+    loaded once per process and shared by methods with the same needs (``dedup`` does not
+    change ``train``, so runs with and without it share the training split and the model)."""
     spec = method.data_spec()
+    if split == "train" and options and "dedup" in options:
+        options = {k: v for k, v in options.items() if k != "dedup"}
     return _load(dataset, split, spec["img_size"], spec["channels"], spec["normalize"],
                  None if root is None else str(root), _freeze(options))
 
@@ -148,6 +153,45 @@ def record(recorder: ResultRecorder, ev: Evaluation, *, policies: tuple[str, ...
     return list(rows)
 
 
+def record_subclasses(recorder: ResultRecorder, ev: Evaluation, *, protocol: str = "",
+                      score: str | None = None, table: str | None = None
+                      ) -> list[dict[str, Any]]:
+    """One ``auroc`` row per abnormal sub-class of the test set: the normal test images
+    against that sub-class only (e.g. glioma, meningioma, pituitary; bacteria, virus), with
+    protocol ``<protocol>:<sub-class>`` (:func:`reprolib.protocols.subclass_protocol`).
+
+    Added only when the anomalous test images carry at least two different sub-labels (one
+    sub-class would repeat the overall row). Returns the rows added."""
+    from reprolib.metrics import image_auroc
+
+    sublabels = getattr(ev.test, "sublabels", None)
+    if sublabels is None:
+        return []
+    sublabels = np.asarray(sublabels, dtype=object)
+    labels = ev.labels
+    image = np.asarray(ev.scores.image if score is None else ev.scores.extra[score])
+    classes = sorted({str(s) for s in sublabels[labels == 1]})
+    n_normal = int((labels == 0).sum())
+    if len(classes) < 2 or n_normal == 0:
+        return []
+    spec = ev.method.data_spec()
+    rows = []
+    for sub in classes:
+        keep = (labels == 0) | ((labels == 1) & (sublabels == sub))
+        row = {"metric": "auroc", "value": image_auroc(labels[keep], image[keep]),
+               "threshold_policy": "none"}
+        recorder.add_metrics(
+            [row], dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
+            seed=ev.seed, protocol=subclass_protocol(protocol, sub), table=table,
+            n_normal=n_normal, n_abnormal=int(keep.sum()) - n_normal,
+            selection="last_epoch", weights=ev.method.weights_used,
+            img_size=spec["img_size"], epochs=int(getattr(ev.method.config, "epochs", 0)),
+            runtime_s=float(ev.method.fit_seconds) + ev.score_seconds,
+            code_version=code_version(ev.spec.method))
+        rows.append({**row, "protocol": subclass_protocol(protocol, sub)})
+    return rows
+
+
 def params_hash(**params: Any) -> str:
     """Short hash of a notebook's parameters, stored in every results row."""
     return stable_hash(params, 12)
@@ -157,37 +201,54 @@ def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any]], data
              *, seeds: list[int], root: str | None = None,
              dataset_options: dict[str, dict[str, Any]] | None = None,
              policies: tuple[str, ...] = ("best_f1", "normal_val"), protocol: str = "",
-             device: str | torch.device = "auto") -> list[Evaluation]:
+             device: str | torch.device = "auto",
+             data_variants: Sequence[Mapping[str, Any]] = ({},),
+             paper_options: Mapping[str, Any] | None = None,
+             subclasses: bool = True) -> list[Evaluation]:
     """Evaluate every (method, dataset, seed) and record its rows; return the evaluations.
 
     ``dataset_options`` maps a dataset name to its loader options (e.g. phantom sizes).
+    ``data_variants``: data options laid over every dataset's options, one run each (e.g.
+    ``[{}, {"dedup": True}]``: the paper's data, then without test/val near-duplicates; a model
+    is trained once and shared, ``dedup`` leaving the training split as it is). The rows'
+    protocol is ``protocol`` tagged by the data options that differ from ``paper_options``
+    (:func:`reprolib.protocols.protocol_name`: ``image_level``, ``image_level_dedup``,
+    ``image_level_std``...). With ``subclasses``, :func:`record_subclasses` adds the rows of
+    each abnormal sub-class where the test set has several.
     """
     options = dataset_options or {}
     evaluations = []
     for dataset in datasets:
-        for item in methods:
-            spec = MethodSpec.from_param(item)
-            for seed in seeds:
-                ev = evaluate(spec, dataset, seed=seed, root=root,
-                              options=options.get(dataset), device=device)
-                record(recorder, ev, policies=policies, protocol=protocol)
-                evaluations.append(ev)
+        for variant in data_variants:
+            merged = {**(options.get(dataset) or {}), **dict(variant)}
+            name = protocol_name(protocol, merged, paper_options)
+            for item in methods:
+                spec = MethodSpec.from_param(item)
+                for seed in seeds:
+                    ev = evaluate(spec, dataset, seed=seed, root=root,
+                                  options=merged or None, device=device)
+                    record(recorder, ev, policies=policies, protocol=name)
+                    if subclasses:
+                        record_subclasses(recorder, ev, protocol=name)
+                    evaluations.append(ev)
     return evaluations
 
 
 def summary_table(frame: Any, metrics: tuple[str, ...] = ("auroc", "f1", "acc", "sen", "spe"),
                   policy: str = "best_f1") -> Any:
-    """Mean (± std over seeds) of ``metrics`` per dataset and method, as a printable pivot.
+    """Mean (± std over seeds) of ``metrics`` per dataset, protocol and method, as a printable
+    pivot (protocols such as ``image_level_dedup`` or ``image_level:glioma`` get rows of their
+    own, never averaged with the paper's protocol).
 
     Threshold-free metrics are taken with policy ``none``, the rest with ``policy``.
     """
     rows = frame[frame["metric"].isin(metrics)]
     rows = rows[(rows["threshold_policy"] == "none") | (rows["threshold_policy"] == policy)]
-    keys = ["dataset", "method", "variant", "metric"]
+    keys = ["dataset", "protocol", "method", "variant", "metric"]
     stats = rows.groupby(keys)["value"].agg(["mean", "std", "count"]).reset_index()
     stats["cell"] = [f"{m:.3f}" if c < 2 else f"{m:.3f} ± {s:.3f}"
                      for m, s, c in zip(stats["mean"], stats["std"], stats["count"])]
-    table = stats.pivot_table(index=["dataset", "method", "variant"], columns="metric",
+    table = stats.pivot_table(index=["dataset", "protocol", "method", "variant"], columns="metric",
                               values="cell", aggfunc="first")
     return table.reindex(columns=[m for m in metrics if m in table.columns]).fillna("")
 

@@ -12,6 +12,7 @@ from reprolib.data.transforms import (
                                   Compose,
                                   Normalize,
                                   Resize,
+                                  Standardize,
                                   ToGray,
                                   ToRGB,
                                   denormalize,
@@ -26,5 +27,5 @@ STANDS_IN_FOR: dict[str, str] = {
 
 __all__ = ["CLAHE", "REAL", "STANDS_IN_FOR", "CenterCrop", "Compose", "CorruptImageError",
            "DataError", "DataLayoutError", "ImageDataset", "Normalize", "Record", "Resize",
-           "ToGray", "ToRGB", "UnknownDatasetError", "available_datasets", "dataset_dir",
-           "denormalize", "get_dataset"]
+           "Standardize", "ToGray", "ToRGB", "UnknownDatasetError", "available_datasets",
+           "dataset_dir", "denormalize", "get_dataset"]

@@ -22,6 +22,7 @@ from reprolib.data.transforms import (
     CropBox,
     Normalize,
     Resize,
+    Standardize,
     to_channels,
 )
 
@@ -69,12 +70,14 @@ class ImageDataset(Dataset):
     without decoding a single image. With ``cache_in_memory`` the decoded, resized uint8 image
     and mask are kept, so later epochs do not decode again.
     ``skip_corrupt=True`` drops undecodable files at construction (counted in
-    ``skipped``) instead of stopping on the first one.
+    ``skipped``) instead of stopping on the first one. Preprocessing after the geometry:
+    ``clahe`` (:class:`CLAHE`), then ``standardize`` (:class:`Standardize`), both uint8.
+    ``duplicates_removed``: ids that ``get_dataset(..., dedup=True)`` dropped.
     """
 
     def __init__(self, records: list[Record], *, name: str, split: str, img_size: int = 256,
                  channels: int = 1, normalize: str = "unit", square: str = "stretch",
-                 clahe: bool = False, cache_in_memory: bool = True,
+                 clahe: bool = False, standardize: bool = False, cache_in_memory: bool = True,
                  options: dict[str, Any] | None = None, skip_corrupt: bool = False,
                  root: Path | None = None) -> None:
         if int(img_size) < 8:
@@ -84,6 +87,7 @@ class ImageDataset(Dataset):
         self.name, self.split, self.root = name, split, root
         self.img_size, self.channels = int(img_size), int(channels)
         self.normalize, self.square, self.clahe = normalize, square, bool(clahe)
+        self.standardize = bool(standardize)
         self.cache_in_memory = bool(cache_in_memory)
         self._to_channels = to_channels(self.channels)
         self._normalize = Normalize(normalize)
@@ -91,6 +95,7 @@ class ImageDataset(Dataset):
             raise ValueError("normalize='imagenet' needs 3 channels: pass channels=3 "
                              f"(got channels={self.channels})")
         self.skipped: list[str] = []
+        self.duplicates_removed: list[str] = []
         if skip_corrupt:
             kept = []
             for record in records:
@@ -111,6 +116,7 @@ class ImageDataset(Dataset):
         self.fingerprint: dict[str, Any] = json.loads(json.dumps({
             "name": name, "split": split, "img_size": self.img_size, "channels": self.channels,
             "normalize": normalize, "square": square, "clahe": self.clahe,
+            **({"standardize": True} if self.standardize else {}),
             "options": options or {}, "count": len(self.records), "ids": ids_hash},
             default=str))
 
@@ -141,6 +147,8 @@ class ImageDataset(Dataset):
         image = self._geometry(record)(image)
         if self.clahe:
             image = CLAHE()(image)
+        if self.standardize:
+            image = Standardize()(image)
         mask = None
         if record.masks is not None:
             mask = np.zeros(image.shape[:2], dtype=np.uint8)

@@ -47,7 +47,7 @@ REAL: dict[str, RealSpec] = {
                                                "[ground_truth/<class>/<stem>_mask.png]"),
 }
 
-_COMMON = {"clahe", "skip_corrupt", "square"}
+_COMMON = {"clahe", "standardize", "dedup", "skip_corrupt", "square"}
 _PHANTOM = {"n_train", "n_test", "difficulty", "native_size"}
 
 
@@ -92,8 +92,13 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
     Phantoms take ``n_train`` (normal training images on disk, before the val split),
     ``n_test``, ``difficulty`` in [0, 1] and ``native_size``; ``seed`` seeds both their
     generation and the val split. Every dataset takes ``clahe`` (OpenCV CLAHE, clip 2,
-    8x8), ``skip_corrupt`` (drop and count undecodable files instead of stopping) and
-    ``square`` ("stretch" or "crop"). Loader options: ``classes`` (class-folder sets),
+    8x8), ``standardize`` (per-image standardisation, :class:`~reprolib.data.transforms.
+    Standardize`), ``dedup`` (``val`` / ``test`` without the near-duplicates of training
+    images: :mod:`reprolib.data.dedup`; ``val`` against the ``train`` split, ``test`` against
+    all training normals, ``train`` unchanged), ``skip_corrupt`` (drop and count undecodable
+    files instead of stopping) and ``square`` ("stretch" or "crop"). None of these is on by
+    default (no paper's protocol uses ``standardize`` or ``dedup``). Loader options:
+    ``classes`` (class-folder sets),
     ``grades`` (eyeq), ``lesions``/``crops`` (idrid), ``test_normal_fraction`` (octid).
     """
     if split not in ("train", "val", "test"):
@@ -142,17 +147,37 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
         kwargs["protocol"] = protocol
     part = "test" if split == "test" else "train"
     records = loader(directory, part, **kwargs)
+    reference = records
     if part == "train":
         train, val = split_train_val(records, val_fraction, seed)
-        records = train if split == "train" else val
+        records, reference = (train, []) if split == "train" else (val, train)
+    dedup = bool(common.get("dedup", False))
+    removed: list[str] = []
+    if dedup and split != "train":
+        from reprolib.data.dedup import drop_duplicates
+        if split == "test":
+            reference = loader(directory, "train", **kwargs)
+        records, removed = drop_duplicates(records, reference,
+                                           skip_corrupt=bool(common.get("skip_corrupt", False)))
     square = common.get("square", spec.square)
     if loader_name == "idrid" and protocol == "proxyano" and "square" not in common:
         square = "stretch"  # tiles are not centred on the eye
+    # dedup leaves ``train`` as it is: its fingerprint (the model cache key) does not change
     fp_options = {"protocol": protocol, "seed": seed, "val_fraction": val_fraction,
                   **phantom_options, **options,
-                  **{k: v for k, v in common.items() if k != "skip_corrupt"}}
-    return ImageDataset(records, name=name, split=split, img_size=img_size,
-                        channels=channels or spec.channels, normalize=normalize, square=square,
-                        clahe=bool(common.get("clahe", False)), cache_in_memory=cache_in_memory,
-                        options=fp_options, skip_corrupt=bool(common.get("skip_corrupt", False)),
-                        root=directory)
+                  **{k: v for k, v in common.items() if k != "skip_corrupt"
+                     and not (k in ("dedup", "standardize") and not v)
+                     and not (k == "dedup" and split == "train")}}
+    dataset = ImageDataset(records, name=name, split=split, img_size=img_size,
+                           channels=channels or spec.channels, normalize=normalize,
+                           square=square, clahe=bool(common.get("clahe", False)),
+                           standardize=bool(common.get("standardize", False)),
+                           cache_in_memory=cache_in_memory, options=fp_options,
+                           skip_corrupt=bool(common.get("skip_corrupt", False)), root=directory)
+    if dedup and split != "train":
+        from reprolib.data.dedup import DEFAULT_MAX_DISTANCE, DEFAULT_MAX_RMS, HASH_VERSION
+        dataset.duplicates_removed = removed
+        dataset.fingerprint["dedup"] = {"hash": HASH_VERSION,
+                                        "max_distance": DEFAULT_MAX_DISTANCE,
+                                        "max_rms": DEFAULT_MAX_RMS, "removed": len(removed)}
+    return dataset

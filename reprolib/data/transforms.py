@@ -89,6 +89,25 @@ class CLAHE:
 
 
 @dataclass(frozen=True)
+class Standardize:
+    """Per-image standardisation (issue 9, item 4): ``z = (x - mean) / std`` over all pixels and
+    channels of the image, stored as uint8 ``round(center + scale * z)`` clipped to [0, 255]
+    (defaults: z in [-3, 3] fills the range), so that it composes with every normalisation
+    (:class:`Normalize`) and the uint8 cache. A flat image maps to ``center``. Not part of any
+    paper's preprocessing: an option to remove brightness and contrast differences between
+    image collections."""
+
+    center: float = 127.5
+    scale: float = 42.5
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        x = image.astype(np.float64)
+        std = float(x.std())
+        z = (x - x.mean()) / std if std > 0 else np.zeros_like(x)
+        return np.clip(np.rint(self.center + self.scale * z), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class ToGray:
     """RGB -> grayscale (ITU-R 601 luma, as PIL's "L"); grayscale passes through."""
 

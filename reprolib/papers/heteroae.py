@@ -87,11 +87,18 @@ def variant_specs(table: str, base: dict[str, Any] | None = None,
 def run_table(recorder: ResultRecorder, methods: list[str | dict[str, Any]],
               datasets: list[str], *, seeds: list[int], root: str | None = None,
               dataset_options: dict[str, dict[str, Any]] | None = None,
-              device: str | torch.device = "auto") -> list[Evaluation]:
-    """Evaluate every (method, dataset, seed) and record its rows under both policies."""
+              device: str | torch.device = "auto",
+              data_variants: Sequence[dict[str, Any]] = ({},)) -> list[Evaluation]:
+    """Evaluate every (method, dataset, seed) and record its rows under both policies.
+
+    ``data_variants`` (e.g. ``[{}, {"dedup": True}]``) repeats the rows on changed data under
+    their own protocol (``image_level_dedup``...; the paper's preprocessing has none of these
+    options: :func:`reprolib.experiment.run_grid`). Rows per abnormal sub-class (protocol
+    ``image_level:glioma``...) are added for test sets with several sub-classes."""
     return run_grid(recorder, methods, datasets, seeds=seeds, root=root,
                     dataset_options=dataset_options, policies=("best_f1", "normal_val"),
-                    protocol=PROTOCOL, device=device)
+                    protocol=PROTOCOL, device=device, data_variants=data_variants,
+                    paper_options={})
 
 
 def results_table(frame: pd.DataFrame, policy: str = "best_f1") -> pd.DataFrame:
@@ -270,11 +277,11 @@ def spec_label(spec: MethodSpec) -> str:
 
 
 def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "auroc",
-                labels: dict[str, str] | None = None,
+                labels: dict[str, str] | None = None, protocol: str = PROTOCOL,
                 path: str | os.PathLike[str] | None = None) -> Figure:
     """Bars of ``metric`` (mean over seeds, error bar = std) per row of ``order`` (variants or
-    methods) and dataset, as the rows of Tables I-IV."""
-    rows = frame[(frame["metric"] == metric)
+    methods) and dataset, as the rows of Tables I-IV, for the rows of ``protocol`` only."""
+    rows = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)
                  & frame["threshold_policy"].isin(["none", "best_f1"])].copy()
     rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
     stats = rows.groupby(["dataset", "row"])["value"].agg(["mean", "std"]).reset_index()

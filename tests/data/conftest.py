@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: The real data: $REPROLIB_DATA, else ../shared/data beside the checkout (pytest marker
+#: ``realdata``; those tests are skipped, with this path as the reason, where it is absent).
+SHARED_DATA = Path(os.environ.get("REPROLIB_DATA") or
+                   Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)

@@ -242,3 +242,27 @@ def test_odd_files(tmp_path: Path) -> None:
     (folder / "t.png").write_text("not an image")
     with pytest.raises(CorruptImageError, match="t.png"):
         read_image(folder / "t.png")
+
+
+def test_preprocessing_options_change_tensors_and_fingerprint(kermany_root: Path) -> None:
+    """``standardize`` and ``clahe`` are applied after resizing (uint8) and recorded."""
+    from reprolib.data.transforms import CLAHE, Standardize
+
+    plain = get_dataset("kermany_cxr", "test", root=kermany_root, img_size=16)
+    std = get_dataset("kermany_cxr", "test", root=kermany_root, img_size=16, standardize=True)
+    eq = get_dataset("kermany_cxr", "test", root=kermany_root, img_size=16, clahe=True)
+    both = get_dataset("kermany_cxr", "test", root=kermany_root, img_size=16, clahe=True,
+                       standardize=True)
+    raw = plain.load_uint8(0)[0]
+    assert np.array_equal(std.load_uint8(0)[0], Standardize()(raw))
+    assert np.array_equal(eq.load_uint8(0)[0], CLAHE()(raw))
+    assert np.array_equal(both.load_uint8(0)[0], Standardize()(CLAHE()(raw)))
+    assert torch.allclose(std[0]["image"], torch.from_numpy(Standardize()(raw)[None] / 255.0)
+                          .float())
+    assert not torch.equal(std[0]["image"], plain[0]["image"])
+    assert "standardize" not in plain.fingerprint and std.fingerprint["standardize"] is True
+    assert eq.fingerprint["clahe"] is True and plain.fingerprint["clahe"] is False
+    assert len({str(d.fingerprint) for d in (plain, std, eq, both)}) == 4
+    off = get_dataset("kermany_cxr", "test", root=kermany_root, img_size=16, standardize=False,
+                      dedup=False)
+    assert off.fingerprint == plain.fingerprint
