@@ -186,6 +186,6 @@ def read_image_shape(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             orientation = image.getexif().get(0x0112, 1)
             w, h = image.size
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise CorruptImageError(f"cannot decode image {path}: {err}") from err
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reprolib.data.base import ImageDataset, split_train_val
-from reprolib.data.errors import DataLayoutError, UnknownDatasetError
+from reprolib.data.errors import DataError, DataLayoutError, UnknownDatasetError
 from reprolib.data.layouts import LOADERS, child, describe
 from reprolib.data.transforms import NORMALIZATIONS
 from reprolib.paths import data_root
@@ -75,11 +75,41 @@ def dataset_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
     candidate = child(base, spec.folder) or child(base, spec.folder.lower())
     if candidate is not None:
         return candidate
-    if base.is_dir() and (base.name.lower() == spec.folder.lower()):
-        return base
+    if base.is_dir() and (base.name.lower() == spec.folder.lower() or _has_layout(spec, base)):
+        return base  # root= is the dataset folder itself
+    hint = ""
+    if base.is_dir():
+        alike = [base / n for n in sorted(os.listdir(base)) if not n.startswith(".")
+                 and (base / n).is_dir() and _has_layout(spec, base / n)]
+        if alike:
+            hint = (f"; {alike[0]} has the {name} layout under another name: rename it to "
+                    f"'{spec.folder}' or pass root='{alike[0]}'")
     raise DataLayoutError(f"{name}: expected the folder {base / spec.folder} (layout "
                           f"{spec.layout}); set root= or $REPROLIB_DATA to the folder that "
-                          f"holds it; {describe(base)}")
+                          f"holds it; {describe(base)}{hint}")
+
+
+def _has_layout(spec: RealSpec, folder: Path) -> bool:
+    """Whether ``folder`` holds the training part of ``spec``'s layout (for error hints)."""
+    try:
+        return bool(LOADERS[spec.loader](folder, "train"))
+    except (DataError, OSError, ValueError):
+        return False
+
+
+def _check_scorable(dataset: ImageDataset, name: str, spec: RealSpec, directory: Path) -> None:
+    """A test split needs both classes to be scored (AUROC, thresholds): fail at loading, not
+    after training."""
+    labels = dataset.labels
+    if len(labels) and 0 < int(labels.sum()) < len(labels):
+        return
+    found = ("no images" if not len(labels) else
+             f"only {'anomalous' if labels.all() else 'normal'} images ({len(labels)}: "
+             f"{dataset.counts()})")
+    skipped = f", {len(dataset.skipped)} undecodable skipped" if dataset.skipped else ""
+    raise DataLayoutError(f"{name}: the test split in {directory} cannot be scored: expected "
+                          f"normal and anomalous images (layout {spec.layout}), found "
+                          f"{found}{skipped}")
 
 
 def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = None,
@@ -151,8 +181,11 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
     fp_options = {"protocol": protocol, "seed": seed, "val_fraction": val_fraction,
                   **phantom_options, **options,
                   **{k: v for k, v in common.items() if k != "skip_corrupt"}}
-    return ImageDataset(records, name=name, split=split, img_size=img_size,
-                        channels=channels or spec.channels, normalize=normalize, square=square,
-                        clahe=bool(common.get("clahe", False)), cache_in_memory=cache_in_memory,
-                        options=fp_options, skip_corrupt=bool(common.get("skip_corrupt", False)),
-                        root=directory)
+    dataset = ImageDataset(records, name=name, split=split, img_size=img_size,
+                           channels=channels or spec.channels, normalize=normalize,
+                           square=square, clahe=bool(common.get("clahe", False)),
+                           cache_in_memory=cache_in_memory, options=fp_options,
+                           skip_corrupt=bool(common.get("skip_corrupt", False)), root=directory)
+    if split == "test":
+        _check_scorable(dataset, name, spec, directory)
+    return dataset
