@@ -90,11 +90,19 @@ def dataset_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _has_layout(spec: RealSpec, folder: Path) -> bool:
-    """Whether ``folder`` holds the training part of ``spec``'s layout (for error hints)."""
+    """Whether ``folder`` itself (not a folder below it) holds both parts of ``spec``'s layout,
+    with normal and anomalous test images: then it is that dataset under another name."""
     try:
-        return bool(LOADERS[spec.loader](folder, "train"))
+        for part in ("train", "test"):
+            records = LOADERS[spec.loader](folder, part)
+            if not records or any(len(r.path.relative_to(folder).parts) != len(r.id.split("/"))
+                                  for r in records):
+                return False  # empty, or found one level down (another folder's layout)
+            if part == "test" and len({r.label for r in records}) < 2:
+                return False
     except (DataError, OSError, ValueError):
         return False
+    return True
 
 
 def _check_scorable(dataset: ImageDataset, name: str, spec: RealSpec, directory: Path) -> None:
