@@ -49,7 +49,7 @@ FLOAT_COLUMNS: frozenset[str] = frozenset({"value", "runtime_s", "ci_low", "ci_h
 #: Cells that may be empty (or NaN); every other cell must hold a value.
 OPTIONAL_COLUMNS: frozenset[str] = frozenset({
     "dataset", "protocol", "variant", "selection", "weights", "runtime_s", "code_version",
-    "params_hash", "ci_low", "ci_high", "steps", "converged"})
+    "params_hash", "timestamp", "ci_low", "ci_high", "steps", "converged"})
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -116,10 +116,14 @@ def read_csv_checked(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise _damaged(path, 1, f"expected each column once, found {twice} twice")
     seen: dict[tuple[str, ...], int] = {}
     key_index = [header.index(k) for k in KEY]
+    cut = not text.endswith(("\n", "\r"))  # every writer ends the file with a line end
     for row in reader:
         line = reader.line_num
         if not row:
             continue
+        if cut and reader.line_num == text.count("\n") + 1 and row[-1].strip() == "":
+            raise _damaged(path, line, f"expected a value in column '{header[-1]}' of the last "
+                                       f"row, found an empty cell and no line end (a cut row)")
         if len(row) != len(header):
             raise _damaged(path, line, f"expected {len(header)} fields (one per column), "
                                        f"found {len(row)} (a cut or shifted row)")

@@ -341,6 +341,10 @@ def test_results_csv_cut_mid_line_then_rerun(tmp_path: Path) -> None:
         expect(ResultsSchemaError, call, rf"{re.escape(str(path))} line 4",
                rf"expected {len(COLUMNS)} fields", r"found \d+", r"damaged")
     assert path.read_bytes() == damaged  # the rerun did not rewrite the other rows
+    path.write_text(text[:text.rindex(",") + 1])  # cut right after the last comma
+    expect(ResultsSchemaError, lambda: read_results("smoke", tmp_path),
+           rf"{re.escape(str(path))} line 4", r"expected a value in column 'timestamp'",
+           r"found an empty cell and no line end")
 
 
 def test_results_csv_of_binary_garbage(tmp_path: Path) -> None:
@@ -378,7 +382,8 @@ def test_results_duplicated_row(tmp_path: Path) -> None:
     ("timestamp", "2026-11-2", [r"column 'timestamp': expected a time stamp",
                                 r"found '2026-11-2'"]),
     ("profile", "", [r"column 'profile': expected a value", r"found ''"]),
-], ids=["seed", "value-empty", "value-nan", "runtime", "timestamp", "profile"])
+    ("metric", "", [r"column 'metric': expected a value", r"found ''"]),
+], ids=["seed", "value-empty", "value-nan", "runtime", "timestamp", "profile", "metric"])
 def test_results_bad_cell(tmp_path: Path, column: str, cell: str, fragments: list[str]) -> None:
     path = _rows(tmp_path, {"ae": 0.55, "vae": 0.7})
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
