@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,20 +86,24 @@ def remove_stray_temps(path: Path) -> list[Path]:
 
 
 def sweep_stray_temps(folder: Path, stale_seconds: float = STALE_SECONDS) -> list[Path]:
-    """Remove temporary files in ``folder`` whose writer is no longer running here and that
-    have not changed for ``stale_seconds``. Returns what was removed."""
+    """Remove temporary files (and folders: phantoms are generated in ``<hash>.tmp<pid>/``) in
+    ``folder`` whose writer is no longer running here and that have not changed for
+    ``stale_seconds``. Returns what was removed."""
     removed = []
     if not folder.is_dir():
         return removed
     now = time.time()
     for candidate in folder.iterdir():
         match = _TEMP.match(candidate.name)
-        if not match or not candidate.is_file() or _pid_alive(int(match["pid"])):
+        if not match or _pid_alive(int(match["pid"])):
             continue
         try:
             if now - candidate.stat().st_mtime < stale_seconds:
                 continue
-            candidate.unlink()
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
         except FileNotFoundError:
             continue
         removed.append(candidate)

@@ -46,7 +46,8 @@ def _source(cell: dict[str, Any]) -> str:
 
 
 def _assigned(source: str) -> list[str]:
-    """Names bound at the top level of ``source`` (IPython magics are blanked first)."""
+    """Names ``source`` binds (assignments, imports, definitions; IPython magics are blanked
+    first)."""
     lines = ["" if line.lstrip().startswith(("%", "!")) else line
              for line in source.splitlines()]
     try:
@@ -57,6 +58,10 @@ def _assigned(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.append(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
     return names
 
 

@@ -486,11 +486,13 @@ def test_stray_temps_of_other_targets_are_swept_only_when_dead_and_stale(tmp_pat
     live = tmp_path / f"other.pt.tmp{os.getpid()}"
     for path in (old, young, live):
         path.write_bytes(b"partial")
+    phantom = tmp_path / f"0123abcd.tmp{pid}"  # a killed phantom generation (a folder)
+    (phantom / "train").mkdir(parents=True)
     stale = time.time() - STALE_SECONDS - 10
-    os.utime(old, (stale, stale))
-    os.utime(live, (stale, stale))
-    assert sweep_stray_temps(tmp_path) == [old]
-    assert young.exists() and live.exists()
+    for path in (old, live, phantom):
+        os.utime(path, (stale, stale))
+    assert sorted(sweep_stray_temps(tmp_path)) == sorted([old, phantom])
+    assert young.exists() and live.exists() and not phantom.exists()
 
 
 # --- notebook parameters -------------------------------------------------------------------------
@@ -521,6 +523,19 @@ def test_parameter_injected_in_lower_case_is_caught() -> None:
     namespace = _namespace("reference_t0_conv_ae", epochs=5, In=["", "PROFILE = 'x'", injected])
     expect(ParameterError, lambda: check_parameters(namespace, "reference_t0_conv_ae"),
            r"unknown parameter 'epochs' = 5", r"expected only the parameters")
+
+
+def test_names_the_notebook_itself_binds_are_not_parameters() -> None:
+    """Imported or assigned UPPER_CASE names (``STANDS_IN_FOR``, ``NOTEBOOK``) are no
+    parameters, also when a cell is run again; the same name injected by papermill is."""
+    from reprolib.data import STANDS_IN_FOR
+    namespace = _namespace("00_datasets", STANDS_IN_FOR=STANDS_IN_FOR)
+    assert check_parameters(namespace, "00_datasets")["SEED"] == 0
+    namespace = _namespace("heteroae_t1_sota", NOTEBOOK="heteroae_t1_sota")
+    check_parameters(namespace, "heteroae_t1_sota")
+    namespace["In"] = ["# Parameters\nNOTEBOOK = 'x'\n"]
+    expect(ParameterError, lambda: check_parameters(namespace, "heteroae_t1_sota"),
+           r"unknown parameter 'NOTEBOOK' = 'heteroae_t1_sota'")
 
 
 def test_every_params_file_passes_its_notebook_check() -> None:
