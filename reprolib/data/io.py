@@ -131,7 +131,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
                     image = image.convert("RGB")
                 return np.ascontiguousarray(np.asarray(image))
     except FileNotFoundError as err:
-        raise CorruptImageError(f"image file not found: {path}") from err
+        raise CorruptImageError(f"image file not found: {path}: expected an image file there, "
+                                f"found none") from err
     except (_TooLarge, Image.DecompressionBombError) as err:
         found = str(err) if isinstance(err, _TooLarge) else f"more ({err})"
         raise CorruptImageError(
@@ -139,12 +140,13 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             f"$REPROLIB_MAX_IMAGE_PIXELS), found {found}; a decompression bomb, or raise the "
             "limit") from err
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise CorruptImageError(f"cannot decode image {path}: {err}") from err
+        raise CorruptImageError(f"cannot decode image {path}: expected a readable image file, "
+                                f"found {type(err).__name__}: {err}") from err
     except MemoryError:
         raise
     except Exception as err:  # any other PIL refusal: never a raw traceback without the path
-        raise CorruptImageError(f"cannot decode image {path}: {type(err).__name__}: "
-                                f"{err}") from err
+        raise CorruptImageError(f"cannot decode image {path}: expected a readable image file, "
+                                f"found {type(err).__name__}: {err}") from err
 
 
 class _TooLarge(Exception):
