@@ -114,8 +114,9 @@ class DamagedCacheEntry(Exception):
 
     def __init__(self, path: Path, expected: str, err: BaseException) -> None:
         detail = (str(err).strip().splitlines() or [""])[0][:200]
-        super().__init__(f"cannot load {path}: expected {expected}, found "
-                         f"{type(err).__name__}: {detail}")
+        found = f"{type(err).__name__}: {detail}" if detail else \
+            f"{type(err).__name__} (an empty or cut file)"
+        super().__init__(f"cannot load {path}: expected {expected}, found {found}")
 
 
 def _load_cached(method: AnomalyMethod, path: Path, meta_path: Path) -> AnomalyMethod:
