@@ -5,9 +5,17 @@
 # A notebook runs only under the profiles it has params for: params/<stem>/<profile>.yaml.
 # A failed notebook fails only its own job (use --keep-going); its executed copy, with the
 # error in it, stays at results/executed/<profile>/<stem>.ipynb.
+import re
+import sys
 from pathlib import Path
 
-PROFILE = config.get("profile", "default")
+PROFILE = str(config.get("profile", "default"))
+# The profile goes into file names and shell commands: letters, digits, '-', '_' only, and it
+# must have params files (params/<notebook>/<profile>.yaml).
+_PROFILES = sorted({p.stem for p in Path("params").glob("*/*.yaml")})
+if not re.fullmatch(r"[A-Za-z0-9_-]+", PROFILE) or PROFILE not in _PROFILES:
+    sys.exit(f"Snakefile: --config profile: expected one of {_PROFILES} (letters, digits, "
+             f"'-', '_', with params/<notebook>/<profile>.yaml files), got {PROFILE!r}")
 COLLECTOR = "99_comparison"
 NOTEBOOKS = sorted(
     p.stem for p in Path("notebooks").glob("*.ipynb")
@@ -32,13 +40,14 @@ rule notebook:
         "results/executed/{profile}/{stem}.ipynb",
     wildcard_constraints:
         stem="[A-Za-z0-9_]+",
+        profile="[A-Za-z0-9_-]+",
     resources:
         gpu=lambda wc: 1 if wc.profile == "paper" else 0,
     shell:
-        "papermill {input.nb} {log} -f {input.params} -p PROFILE {wildcards.profile} "
+        "papermill {input.nb:q} {log:q} -f {input.params:q} -p PROFILE {wildcards.profile:q} "
         "--progress-bar --log-level WARNING "
-        "|| (echo 'notebook {wildcards.stem} failed under {wildcards.profile}: see {log}' >&2; "
-        "exit 1)"
+        "|| (echo notebook {wildcards.stem:q} failed under {wildcards.profile:q}: see {log:q} "
+        ">&2; exit 1)"
 
 
 rule comparison:
@@ -51,6 +60,6 @@ rule comparison:
     log:
         f"results/executed/{{profile}}/{COLLECTOR}.ipynb",
     shell:
-        "papermill {input.nb} {log} -f {input.params} -p PROFILE {wildcards.profile} "
+        "papermill {input.nb:q} {log:q} -f {input.params:q} -p PROFILE {wildcards.profile:q} "
         "--log-level WARNING "
-        "|| (echo 'comparison failed: see {log}' >&2; exit 1)"
+        "|| (echo comparison failed: see {log:q} >&2; exit 1)"

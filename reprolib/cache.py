@@ -3,13 +3,15 @@ seed, code version) so that two notebooks needing the same model train it once."
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import json
 import os
+import pickle
+import shutil
+import sys
 import time
-from collections.abc import Iterator
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,29 +20,12 @@ import torch
 from torch.utils.data import Dataset
 
 from reprolib import __version__
+from reprolib.atomic import exclusive, remove_stray_temps, sweep_stray_temps, temp_path
 from reprolib.config import MethodConfig, stable_hash
 from reprolib.methods import AnomalyMethod, create_method, get_method_class
 from reprolib.paths import cache_dir, repo_root
 
-
-@contextlib.contextmanager
-def exclusive(name: str) -> Iterator[None]:
-    """An inter-process lock (``cache_dir()/locks/<name>.lock``): when two notebooks need the
-    same model at once (parallel snakemake jobs), the second waits for the first to train it and
-    then loads it from the cache instead of training it twice."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock; at worst the work is done twice
-        yield
-        return
-    path = cache_dir() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+__all__ = ["exclusive", "fit_or_load"]
 
 
 @cache
@@ -85,12 +70,23 @@ def cache_key(name: str, config: MethodConfig, train: Dataset, seed: int,
             "weights": weights}
 
 
+#: What reading a damaged cache entry raises (truncated, garbage, empty, another shape,
+#: corrupt JSON); such an entry is moved aside and the model retrained.
+_DAMAGED = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, AttributeError,
+            pickle.UnpicklingError, zipfile.BadZipFile)
+
+
 def fit_or_load(name: str, config: MethodConfig | dict[str, Any] | None, train: Dataset, *,
                 seed: int = 0, device: str | torch.device = "auto", val: Dataset | None = None,
                 retrain: bool = False) -> AnomalyMethod:
     """Return method ``name`` trained on ``train``: from the cache when this exact model was
     trained before, else trained now and cached. ``method.fit_seconds`` holds the training time
-    (measured when it was trained) and ``method.cache_path`` the checkpoint."""
+    (measured when it was trained) and ``method.cache_path`` the checkpoint.
+
+    A cache entry that cannot be read (truncated, garbage, another shape, corrupt ``.json``)
+    is reported in one line on stderr naming the file, moved to ``<model folder>/corrupt/``
+    and the model is retrained. Temporary files of killed writes there are removed.
+    """
     method = create_method(name, config, seed=seed, device=device)
     key = cache_key(name, method.config, train, seed, val, method.weights_used)
     digest = stable_hash(key, 20)
@@ -98,25 +94,70 @@ def fit_or_load(name: str, config: MethodConfig | dict[str, Any] | None, train: 
     path = folder / f"{digest}.pt"
     meta_path = folder / f"{digest}.json"
     with exclusive(f"{name}-{digest}"):
-        return _fit_or_load_locked(method, key, path, meta_path, train, val, retrain)
+        remove_stray_temps(path)
+        remove_stray_temps(meta_path)
+        sweep_stray_temps(folder)
+        if path.exists() and meta_path.exists() and not retrain:
+            try:
+                return _load_cached(method, path, meta_path)
+            except DamagedCacheEntry as err:
+                aside = move_aside(path, meta_path)
+                print(f"model cache: {err}; moved {path.name} and {meta_path.name} aside to "
+                      f"{aside}; retraining {name}", file=sys.stderr, flush=True)
+                # a fresh instance: a failed load may have filled part of the weights
+                method = create_method(name, config, seed=seed, device=device)
+        return _fit_and_save(method, key, path, meta_path, train, val)
 
 
-def _fit_or_load_locked(method: AnomalyMethod, key: dict[str, Any], path: Path,
-                        meta_path: Path, train: Dataset, val: Dataset | None,
-                        retrain: bool) -> AnomalyMethod:
-    if path.exists() and meta_path.exists() and not retrain:
+class DamagedCacheEntry(Exception):
+    """A model-cache file that cannot be read; the message names the file."""
+
+    def __init__(self, path: Path, expected: str, err: BaseException) -> None:
+        detail = (str(err).strip().splitlines() or [""])[0][:200]
+        found = f"{type(err).__name__}: {detail}" if detail else \
+            f"{type(err).__name__} (an empty or cut file)"
+        super().__init__(f"cannot load {path}: expected {expected}, found {found}")
+
+
+def _load_cached(method: AnomalyMethod, path: Path, meta_path: Path) -> AnomalyMethod:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError(f"a {type(meta).__name__}")
+        fit_seconds = float(meta.get("fit_seconds", float("nan")))
+    except _DAMAGED as err:
+        raise DamagedCacheEntry(meta_path, "a JSON object with 'fit_seconds'", err) from err
+    try:
         method.load(path)
-        meta = json.loads(meta_path.read_text())
-        method.fit_seconds = float(meta.get("fit_seconds", float("nan")))
-        method.cache_path = path
-        method.from_cache = True
-        return method
+    except _DAMAGED as err:
+        raise DamagedCacheEntry(path, f"a torch checkpoint of this {method.name} model",
+                                err) from err
+    method.fit_seconds = fit_seconds
+    method.cache_path = path
+    method.from_cache = True
+    return method
+
+
+def move_aside(*paths: Path) -> Path:
+    """Move damaged cache files to ``<their folder>/corrupt/`` (kept for inspection, out of
+    the cache's way), with a time stamp so repeated failures do not overwrite each other."""
+    aside = paths[0].parent / "corrupt"
+    aside.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for path in paths:
+        if path.exists():
+            shutil.move(str(path), str(aside / f"{path.name}.{stamp}-{os.getpid()}"))
+    return aside
+
+
+def _fit_and_save(method: AnomalyMethod, key: dict[str, Any], path: Path, meta_path: Path,
+                  train: Dataset, val: Dataset | None) -> AnomalyMethod:
     start = time.perf_counter()
     method.fit(train, val)
     method.fitted = True
     method.fit_seconds = time.perf_counter() - start
     method.save(path)
-    tmp = meta_path.with_name(meta_path.name + f".tmp{os.getpid()}")
+    tmp = temp_path(meta_path)
     tmp.write_text(json.dumps({**key, "fit_seconds": method.fit_seconds,
                                "saved": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1,
                               default=str))

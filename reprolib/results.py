@@ -6,7 +6,10 @@ rerun replaces its own rows (same key) while keeping the others.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -16,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reprolib.atomic import exclusive, remove_stray_temps, sweep_stray_temps, temp_path
+from reprolib.config import stable_hash
 from reprolib.metrics import METRIC_NAMES
 from reprolib.paths import results_dir
 
@@ -34,6 +39,106 @@ class ResultsSchemaError(ValueError):
     """A results table that does not follow the schema of DESIGN §6."""
 
 
+# What a results CSV's cells must hold (checked by :func:`read_csv_checked` for the columns of
+# :data:`COLUMNS` only; every other column is text).
+#: Whole numbers ("8" or "8.0").
+INT_COLUMNS: frozenset[str] = frozenset({"seed", "n_normal", "n_abnormal", "img_size",
+                                         "epochs", "steps"})
+#: Real numbers ("nan" or empty only where optional).
+FLOAT_COLUMNS: frozenset[str] = frozenset({"value", "runtime_s", "ci_low", "ci_high"})
+#: Cells that may be empty (or NaN); every other cell must hold a value.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({
+    "dataset", "protocol", "variant", "selection", "weights", "runtime_s", "code_version",
+    "params_hash", "timestamp", "ci_low", "ci_high", "steps", "converged"})
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _damaged(path: Path, line: int | None, what: str) -> ResultsSchemaError:
+    where = f"{path}" if line is None else f"{path} line {line}"
+    return ResultsSchemaError(f"{where}: {what}; this results file is damaged: repair it or "
+                              "move it aside (a rerun does not overwrite it)")
+
+
+def _check_cell(column: str, text: str) -> str | None:
+    """What is wrong with one cell (None when it is fine)."""
+    cell = text.strip()
+    if cell == "" or (cell.lower() == "nan" and column in FLOAT_COLUMNS):
+        if column in OPTIONAL_COLUMNS:
+            return None
+        return "expected a number" if column in INT_COLUMNS | FLOAT_COLUMNS else \
+            "expected a value"
+    if column in INT_COLUMNS:
+        try:
+            number = float(cell)
+        except ValueError:
+            return "expected a whole number"
+        return None if math.isfinite(number) and number == int(number) else \
+            "expected a whole number"
+    if column in FLOAT_COLUMNS:
+        try:
+            number = float(cell)
+        except ValueError:
+            return "expected a number"
+        return "expected a finite number" if column == "value" and math.isnan(number) else None
+    if column == "timestamp":
+        try:
+            time.strptime(cell, TIMESTAMP_FORMAT)
+        except ValueError:
+            return "expected a time stamp like 2026-01-31T12:00:00"
+    return None
+
+
+def read_csv_checked(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read one results CSV, refusing a damaged one with its path and line.
+
+    Checked: UTF-8 text, a header with exactly the columns of :data:`COLUMNS`, every row with
+    one field per column, whole numbers / numbers / time stamps where the schema has them,
+    no empty required cell, no two rows with the same :data:`KEY`. Returns the table (columns
+    in schema order) as :func:`pandas.read_csv` reads it.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _damaged(path, None, f"expected UTF-8 CSV text, found byte 0x{raw[err.start]:02x} "
+                                   f"at offset {err.start}") from err
+    if not text.strip():
+        raise _damaged(path, None, f"expected a header line with columns {list(COLUMNS)}, "
+                                   f"found an empty file")
+    if "\x00" in text:
+        raise _damaged(path, None, "expected CSV text, found NUL bytes")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    validate(pd.DataFrame(columns=header), str(path))  # missing / unknown columns
+    if len(set(header)) != len(header):
+        twice = sorted({c for c in header if header.count(c) > 1})
+        raise _damaged(path, 1, f"expected each column once, found {twice} twice")
+    seen: dict[tuple[str, ...], int] = {}
+    key_index = [header.index(k) for k in KEY]
+    cut = not text.endswith(("\n", "\r"))  # every writer ends the file with a line end
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        if cut and reader.line_num == text.count("\n") + 1 and row[-1].strip() == "":
+            raise _damaged(path, line, f"expected a value in column '{header[-1]}' of the last "
+                                       f"row, found an empty cell and no line end (a cut row)")
+        if len(row) != len(header):
+            raise _damaged(path, line, f"expected {len(header)} fields (one per column), "
+                                       f"found {len(row)} (a cut or shifted row)")
+        for column, cell in zip(header, row):
+            problem = _check_cell(column, cell)
+            if problem:
+                raise _damaged(path, line, f"column '{column}': {problem}, found {cell!r}")
+        key = tuple(row[i] for i in key_index)
+        if key in seen:
+            shown = ", ".join(f"{k}={v!r}" for k, v in zip(KEY, key))
+            raise _damaged(path, line, f"expected one row per key, found the key of line "
+                                       f"{seen[key]} again ({shown})")
+        seen[key] = line
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    return validate(frame, str(path))
 
 
 def validate(frame: pd.DataFrame, source: str = "results") -> pd.DataFrame:
@@ -61,10 +166,14 @@ def validate(frame: pd.DataFrame, source: str = "results") -> pd.DataFrame:
 
 
 def _atomic_write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write aside, then rename; temporary files of killed earlier writes are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with exclusive(f"results-{stable_hash(str(path.resolve()), 16)}"):
+        remove_stray_temps(path)
+        sweep_stray_temps(path.parent)
+        tmp = temp_path(path, hidden=True)
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, notebook: str, profile: str,
@@ -79,7 +188,7 @@ def write_rows(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, notebook: str, 
     new = validate(new, f"rows for {notebook}")
     path = results_dir(results) / profile / f"{notebook}.csv"
     if path.exists():
-        old = validate(pd.read_csv(path, keep_default_na=False), str(path))
+        old = read_csv_checked(path)
         new_keys = set(map(tuple, new[list(KEY)].astype(str).to_numpy()))
         keep = [tuple(k) not in new_keys for k in old[list(KEY)].astype(str).to_numpy()]
         new = pd.concat([old[keep], new], ignore_index=True)
@@ -90,8 +199,8 @@ def write_rows(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, notebook: str, 
 def read_results(profile: str, results: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Every ``results/<profile>/*.csv`` in one DataFrame (empty with the schema if none)."""
     folder = results_dir(results) / profile
-    frames = [validate(pd.read_csv(p, keep_default_na=False), str(p))
-              for p in sorted(folder.glob("*.csv"))] if folder.exists() else []
+    frames = [read_csv_checked(p) for p in sorted(folder.glob("*.csv"))] \
+        if folder.exists() else []
     if not frames:
         return pd.DataFrame(columns=list(COLUMNS))
     frame = pd.concat(frames, ignore_index=True)

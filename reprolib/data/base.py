@@ -194,6 +194,7 @@ def read_image_shape(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             orientation = image.getexif().get(0x0112, 1)
             w, h = image.size
-    except (OSError, ValueError) as err:
-        raise CorruptImageError(f"cannot decode image {path}: {err}") from err
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise CorruptImageError(f"cannot decode image {path}: expected a readable image file, "
+                                f"found {type(err).__name__}: {err}") from err
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reprolib.data.base import ImageDataset, split_train_val
-from reprolib.data.errors import DataLayoutError, UnknownDatasetError
+from reprolib.data.errors import DataError, DataLayoutError, UnknownDatasetError
 from reprolib.data.layouts import LOADERS, child, describe
 from reprolib.data.transforms import NORMALIZATIONS
 from reprolib.paths import data_root
@@ -75,11 +75,49 @@ def dataset_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
     candidate = child(base, spec.folder) or child(base, spec.folder.lower())
     if candidate is not None:
         return candidate
-    if base.is_dir() and (base.name.lower() == spec.folder.lower()):
-        return base
+    if base.is_dir() and (base.name.lower() == spec.folder.lower() or _has_layout(spec, base)):
+        return base  # root= is the dataset folder itself
+    hint = ""
+    if base.is_dir():
+        alike = [base / n for n in sorted(os.listdir(base)) if not n.startswith(".")
+                 and (base / n).is_dir() and _has_layout(spec, base / n)]
+        if alike:
+            hint = (f"; {alike[0]} has the {name} layout under another name: rename it to "
+                    f"'{spec.folder}' or pass root='{alike[0]}'")
     raise DataLayoutError(f"{name}: expected the folder {base / spec.folder} (layout "
                           f"{spec.layout}); set root= or $REPROLIB_DATA to the folder that "
-                          f"holds it; {describe(base)}")
+                          f"holds it; {describe(base)}{hint}")
+
+
+def _has_layout(spec: RealSpec, folder: Path) -> bool:
+    """Whether ``folder`` itself (not a folder below it) holds both parts of ``spec``'s layout,
+    with normal and anomalous test images: then it is that dataset under another name."""
+    try:
+        for part in ("train", "test"):
+            records = LOADERS[spec.loader](folder, part)
+            if not records or any(len(r.path.relative_to(folder).parts) != len(r.id.split("/"))
+                                  for r in records):
+                return False  # empty, or found one level down (another folder's layout)
+            if part == "test" and len({r.label for r in records}) < 2:
+                return False
+    except (DataError, OSError, ValueError):
+        return False
+    return True
+
+
+def _check_scorable(dataset: ImageDataset, name: str, spec: RealSpec, directory: Path) -> None:
+    """A test split needs both classes to be scored (AUROC, thresholds): fail at loading, not
+    after training."""
+    labels = dataset.labels
+    if len(labels) and 0 < int(labels.sum()) < len(labels):
+        return
+    found = ("no images" if not len(labels) else
+             f"only {'anomalous' if labels.all() else 'normal'} images ({len(labels)}: "
+             f"{dataset.counts()})")
+    skipped = f", {len(dataset.skipped)} undecodable skipped" if dataset.skipped else ""
+    raise DataLayoutError(f"{name}: the test split in {directory} cannot be scored: expected "
+                          f"normal and anomalous images (layout {spec.layout}), found "
+                          f"{found}{skipped}")
 
 
 def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = None,
@@ -180,4 +218,6 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
         dataset.fingerprint["dedup"] = {"hash": HASH_VERSION,
                                         "max_distance": DEFAULT_MAX_DISTANCE,
                                         "max_rms": DEFAULT_MAX_RMS, "removed": len(removed)}
+    if split == "test":
+        _check_scorable(dataset, name, spec, directory)
     return dataset

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from reprolib.atomic import sweep_stray_temps
 from reprolib.data.phantoms import writers
 from reprolib.paths import cache_dir
 
@@ -83,6 +84,7 @@ def ensure(name: str, *, seed: int = 0, n_train: int | None = None, n_test: int 
     target = cache_dir() / "phantoms" / name / digest
     if (target / "phantom.json").is_file():
         return target
+    sweep_stray_temps(target.parent)  # generations killed earlier
     tmp = target.with_name(f"{digest}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
