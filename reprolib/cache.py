@@ -21,6 +21,7 @@ from reprolib import __version__
 from reprolib.config import MethodConfig, stable_hash
 from reprolib.methods import AnomalyMethod, create_method, get_method_class
 from reprolib.paths import cache_dir, repo_root
+from reprolib.progress import emit, labels, subject
 
 
 @contextlib.contextmanager
@@ -97,7 +98,7 @@ def fit_or_load(name: str, config: MethodConfig | dict[str, Any] | None, train: 
     folder = cache_dir() / "models" / name
     path = folder / f"{digest}.pt"
     meta_path = folder / f"{digest}.json"
-    with exclusive(f"{name}-{digest}"):
+    with exclusive(f"{name}-{digest}"), labels(dataset=getattr(train, "name", "?"), seed=seed):
         return _fit_or_load_locked(method, key, path, meta_path, train, val, retrain)
 
 
@@ -110,6 +111,7 @@ def _fit_or_load_locked(method: AnomalyMethod, key: dict[str, Any], path: Path,
         method.fit_seconds = float(meta.get("fit_seconds", float("nan")))
         method.cache_path = path
         method.from_cache = True
+        emit(f"{subject(method.name)}: loaded from the model cache ({path.name})")
         return method
     start = time.perf_counter()
     method.fit(train, val)
