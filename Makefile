@@ -14,7 +14,7 @@ TEST_ENV := REPROLIB_CACHE=$(TEST_TMP)/cache REPROLIB_RESULTS=$(TEST_TMP)/result
 # Profiles that `make reproduce` knows: those with a params file for the comparison notebook.
 PROFILES := $(sort $(basename $(notdir $(wildcard params/99_comparison/*.yaml))))
 
-.PHONY: setup reproduce check-profile notebook test lint clean
+.PHONY: setup reproduce check-profile notebook test lint clean clean-cache
 
 # An unknown PROFILE stops before anything is installed or run, and lists the known ones.
 check-profile:
@@ -37,7 +37,8 @@ $(VENV)/.installed: pyproject.toml
 # the model cache under .cache/models; delete a method's folder there to retrain it).
 reproduce: check-profile setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MPLBACKEND=Agg \
-		$(VENV)/bin/snakemake --cores $(CORES) --keep-going --config profile=$(PROFILE) \
+		$(VENV)/bin/snakemake --cores $(CORES) --keep-going --quiet host rules \
+		--config profile=$(PROFILE) \
 		$(if $(FORCE),--forceall,)
 
 # One notebook under one profile: make notebook NB=heteroae_t1_sota PROFILE=smoke
@@ -57,5 +58,10 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Executed notebooks, run markers and the test folders; the model cache (.cache/models, .cache/
+# phantoms) stays, since retraining takes most of a run: `make clean-cache` removes it too.
 clean:
-	rm -rf .cache results/executed .snakemake
+	rm -rf $(TEST_TMP) results/executed .snakemake
+
+clean-cache: clean
+	rm -rf .cache

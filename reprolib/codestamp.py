@@ -315,8 +315,11 @@ def stale_report(states: list[JobState], profile: str) -> str:
     stale = [s for s in states if s.stale]
     if not stale:
         return (f"reprolib: every notebook job under profile '{profile}' is up to date with "
-                "the code (to force a rerun: see README, 'Rerunning').")
+                "its code, notebook and params (FORCE=1 reruns them all; see README).")
+    never = [s.stem for s in stale if s.reasons[0].startswith("no finished run")]
     lines = [f"reprolib: {len(stale)} of {len(states)} notebook jobs under profile "
              f"'{profile}' will run:"]
-    lines += [f"  {s.line()}" for s in stale]
-    return "\n".join(lines)
+    if never:
+        lines.append(f"  never run under '{profile}' here: {', '.join(never)}")
+    lines += [f"  {s.line()}" for s in stale if s.stem not in never]
+    return "\n".join(lines) + "\n"

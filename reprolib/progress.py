@@ -75,6 +75,10 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def _steps(n: int) -> str:
+    return f"{n} step{'' if n == 1 else 's'}"
+
+
 def subject(desc: str) -> str:
     """``desc`` with the labels of the enclosing :func:`labels` blocks: "ae on phantom_cxr,
     seed 0"."""
@@ -90,7 +94,9 @@ class StepReporter:
     """Counts the steps of a loop and emits rate-limited progress lines (see module doc)."""
 
     def __init__(self, desc: str, total: int | None, *, epochs: int | None = None,
-                 interval: float | None = None) -> None:
+                 interval: float | None = None, lazy: bool = False) -> None:
+        """``lazy``: no start line; lines only once the loop has run ``interval`` seconds (for
+        short inner loops such as scoring chunks)."""
         self.job = job_name()
         self.what = subject(desc)
         self.total = total
@@ -101,10 +107,12 @@ class StepReporter:
         self.interval = float(os.environ.get(INTERVAL_ENV, 20.0)) if interval is None \
             else interval
         self.closed = False
-        if self.job:
+        self.spoke = False
+        if self.job and not lazy:
+            self.spoke = True
             per_epoch = (total or 0) // max(epochs or 1, 1)
             size = (f"{epochs} epoch{'s' if epochs != 1 else ''} of {per_epoch} steps"
-                    if epochs and total else f"{total} steps" if total else "")
+                    if epochs and total else _steps(total) if total else "")
             emit(f"{self.what}: started{', ' + size if size else ''}")
 
     def step(self, epoch: int | None = None, n: int = 1) -> None:
@@ -114,6 +122,7 @@ class StepReporter:
             self.epoch = epoch
         if self.job and time.monotonic() - self.last >= self.interval:
             self.last = time.monotonic()
+            self.spoke = True
             emit(self.line())
 
     def line(self) -> str:
@@ -133,10 +142,10 @@ class StepReporter:
         if self.closed:
             return
         self.closed = True
-        if not self.job:
+        if not self.job or not self.spoke:
             return
         elapsed = _clock(time.monotonic() - self.start)
         if self.total is None or self.done >= self.total:
-            emit(f"{self.what}: finished {self.done} steps in {elapsed}")
+            emit(f"{self.what}: finished {_steps(self.done)} in {elapsed}")
         else:
             emit(f"{self.what}: stopped at step {self.done}/{self.total} after {elapsed}")

@@ -90,7 +90,7 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None,
     disable = os.environ.get("REPROLIB_PROGRESS", "1") == "0"
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    report = StepReporter(desc, total)
+    report = StepReporter(desc, total, lazy=True)
     try:
         for item in tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable,
                          mininterval=1.0):
