@@ -471,17 +471,27 @@ def overview_figure(compared: pd.DataFrame, *,
     part = compared[(compared["status"] == MEASURED)
                     & compared["metric"].isin(FRACTION_METRICS)]
     fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    flagged = (part["degenerate"].astype(bool) if "degenerate" in part.columns
+               else pd.Series(False, index=part.index))
     for i, (paper, group) in enumerate(part.groupby("paper")):
-        ax.scatter(group["paper_value"], group["our_mean"], s=14, alpha=0.7,
-                   color=plt.get_cmap("tab10")(i), label=f"{paper} ({len(group)})")
+        colour = plt.get_cmap("tab10")(i)
+        hollow = flagged.loc[group.index]
+        ax.scatter(group["paper_value"][~hollow], group["our_mean"][~hollow], s=14, alpha=0.7,
+                   color=colour, label=f"{paper} ({len(group)})")
+        ax.scatter(group["paper_value"][hollow], group["our_mean"][hollow], s=14, alpha=0.7,
+                   facecolors="none", edgecolors=colour)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.fill_between([0, 1], [-CLOSE_TOLERANCE, 1 - CLOSE_TOLERANCE],
-                    [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0)
+                    [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0,
+                    label=f"within ±{CLOSE_TOLERANCE}")
+    if flagged.any():
+        ax.scatter([], [], s=14, facecolors="none", edgecolors="grey",
+                   label="hollow: degenerate threshold")
     ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper",
-           ylabel=ours_axis_label(part).replace(" (bars: std)", ""),
+           ylabel=ours_axis_label(part).replace("; bars: std", ""),
            title="every measured paper number (fraction metrics)")
     if len(part):
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left")
     else:
         ax.text(0.5, 0.5, NOT_RUN, ha="center", va="center", color="grey")
     return save(fig, path)
