@@ -11,7 +11,16 @@ TEST_ENV := REPROLIB_CACHE=$(TEST_TMP)/cache REPROLIB_RESULTS=$(TEST_TMP)/result
 	REPROLIB_EXECUTED=$(TEST_TMP)/executed REPROLIB_OFFLINE=1 REPROLIB_PROGRESS=0 \
 	MPLBACKEND=Agg
 
-.PHONY: setup reproduce notebook test lint clean
+# Profiles that `make reproduce` knows: those with a params file for the comparison notebook.
+PROFILES := $(sort $(basename $(notdir $(wildcard params/99_comparison/*.yaml))))
+
+.PHONY: setup reproduce check-profile notebook test lint clean clean-cache
+
+# An unknown PROFILE stops before anything is installed or run, and lists the known ones.
+check-profile:
+	@test -f params/99_comparison/$(PROFILE).yaml || { echo "make: unknown profile \
+'$(PROFILE)'; profiles that exist: $(PROFILES) (each is a params/<notebook>/<profile>.yaml)" >&2; \
+	exit 2; }
 
 setup: $(VENV)/.installed
 
@@ -24,18 +33,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-reproduce: setup
+# FORCE=1 reruns every notebook job even when nothing changed (trained models still come from
+# the model cache under .cache/models; delete a method's folder there to retrain it).
+reproduce: check-profile setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MPLBACKEND=Agg \
-		$(VENV)/bin/snakemake --cores $(CORES) --keep-going --config profile=$(PROFILE)
+		$(VENV)/bin/snakemake --cores $(CORES) --keep-going --quiet host rules \
+		--config profile=$(PROFILE) \
+		$(if $(FORCE),--forceall,)
 
 # One notebook under one profile: make notebook NB=heteroae_t1_sota PROFILE=smoke
 notebook: setup
 	@test -n "$(NB)" || { echo "make notebook: expected NB=<notebook stem>, e.g. NB=reference_t0_conv_ae" >&2; exit 2; }
 	@test -f notebooks/$(NB).ipynb || { echo "make notebook: no notebooks/$(NB).ipynb; found: $$(ls notebooks | sed 's/.ipynb//' | tr '\n' ' ')" >&2; exit 2; }
 	@test -f params/$(NB)/$(PROFILE).yaml || { echo "make notebook: no params file params/$(NB)/$(PROFILE).yaml; profiles of $(NB): $$(ls params/$(NB) 2>/dev/null | sed 's/.yaml//' | tr '\n' ' ')" >&2; exit 2; }
-	mkdir -p results/executed/$(PROFILE)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MPLBACKEND=Agg $(VENV)/bin/papermill notebooks/$(NB).ipynb \
-		results/executed/$(PROFILE)/$(NB).ipynb -f params/$(NB)/$(PROFILE).yaml -p PROFILE $(PROFILE)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MPLBACKEND=Agg $(PY) tools/run_notebook.py $(NB) $(PROFILE)
 
 test: setup
 	$(VENV)/bin/ruff check .
@@ -47,5 +58,10 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Executed notebooks, run markers and the test folders; the model cache (.cache/models, .cache/
+# phantoms) stays, since retraining takes most of a run: `make clean-cache` removes it too.
 clean:
-	rm -rf .cache results/executed .snakemake
+	rm -rf $(TEST_TMP) results/executed .snakemake
+
+clean-cache: clean
+	rm -rf .cache

@@ -24,6 +24,7 @@ from reprolib.atomic import exclusive, remove_stray_temps, sweep_stray_temps, te
 from reprolib.config import MethodConfig, stable_hash
 from reprolib.methods import AnomalyMethod, create_method, get_method_class
 from reprolib.paths import cache_dir, repo_root
+from reprolib.progress import emit, labels, subject
 
 __all__ = ["exclusive", "fit_or_load"]
 
@@ -93,7 +94,7 @@ def fit_or_load(name: str, config: MethodConfig | dict[str, Any] | None, train: 
     folder = cache_dir() / "models" / name
     path = folder / f"{digest}.pt"
     meta_path = folder / f"{digest}.json"
-    with exclusive(f"{name}-{digest}"):
+    with exclusive(f"{name}-{digest}"), labels(dataset=getattr(train, "name", "?"), seed=seed):
         remove_stray_temps(path)
         remove_stray_temps(meta_path)
         sweep_stray_temps(folder)
@@ -135,6 +136,7 @@ def _load_cached(method: AnomalyMethod, path: Path, meta_path: Path) -> AnomalyM
     method.fit_seconds = fit_seconds
     method.cache_path = path
     method.from_cache = True
+    emit(f"{subject(method.name)}: loaded from the model cache ({path.name})")
     return method
 
 

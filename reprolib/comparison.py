@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reprolib.paths import figures_dir, results_dir
+from reprolib.plots import save
 from reprolib.protocols import is_paper_protocol
 from reprolib.reported import (
     FRACTION_METRICS,
@@ -235,7 +235,7 @@ def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
             ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
         fractions = done[done["metric"].isin(FRACTION_METRICS)]
         diff = fractions["difference"].abs()
-        within = float((diff <= CLOSE_TOLERANCE).mean()) if len(diff) else np.nan
+        within = float(is_close(fractions).mean()) if len(diff) else np.nan
         groups, same = _same_best(part)
         rows.append({
             "paper": paper, "table": table, "title": entry.title, "notebook": entry.notebook,
@@ -248,9 +248,109 @@ def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
                                 bool((done["our_dataset"] == done["paper_dataset"]).all())),
             "ours_only": int((part["status"] == "ours only").sum()),
             "our_datasets": ",".join(sorted(set(done["our_dataset"]) - {""})),
-            "seeds": ",".join(sorted(set(done["seeds"]) - {""})),
+            "seeds": seed_counts(done),
         })
     return pd.DataFrame(rows)
+
+
+ONE_SEED = "one seed"
+DEGENERATE_NOTE = (
+    "**degenerate**: the threshold classifies every test image of the run alike (sensitivity 1 "
+    "and specificity 0: all called abnormal, or the reverse); the thresholded metrics of that "
+    "run then reflect the class balance, not the method, and never count as close.")
+
+
+def degenerate_keys(ours: pd.DataFrame) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Runs whose threshold classifies every test image alike, from their ``sen`` and ``spe``
+    rows: ``{(paper, table, dataset, protocol, method, variant, threshold_policy): (degenerate
+    seeds, seeds)}`` for the keys with at least one such seed."""
+    if ours.empty or not {"sen", "spe"} <= set(ours["metric"].astype(str)):
+        return {}
+    key = ["paper", "table", "dataset", "protocol", "method", "variant", "threshold_policy"]
+    frame = ours[ours["metric"].isin(["sen", "spe"])].copy()
+    for column in key:
+        frame[column] = frame[column].fillna("").astype(str)
+    wide = frame.pivot_table(index=key + ["seed"], columns="metric", values="value",
+                             aggfunc="first").dropna()
+    alike = ((wide["sen"] == 1.0) & (wide["spe"] == 0.0)) | (
+        (wide["sen"] == 0.0) & (wide["spe"] == 1.0))
+    counts = alike.groupby(level=key).agg(["sum", "size"])
+    return {tuple(k): (int(n), int(m)) for k, (n, m) in counts.iterrows() if n > 0}
+
+
+def flag_degenerate(compared: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+    """``compared`` with a boolean column ``degenerate``: a thresholded metric measured at a
+    threshold that, for at least one seed, called every test image abnormal (or every one
+    normal); see :func:`degenerate_keys`."""
+    from reprolib.metrics import THRESHOLDED_METRICS
+    found = degenerate_keys(ours)
+    out = compared.copy()
+    keys = zip(out["paper"], out["table"], out["our_dataset"], out["our_protocol"],
+               out["method"], out["variant"], out["our_threshold_policy"])
+    out["degenerate"] = [tuple(str(v) for v in k) in found and metric in THRESHOLDED_METRICS
+                         for k, metric in zip(keys, out["metric"])]
+    return out
+
+
+def is_close(rows: pd.DataFrame) -> pd.Series:
+    """Within ``CLOSE_TOLERANCE`` of the paper, and not :func:`flag_degenerate`'d."""
+    close = rows["difference"].abs() <= CLOSE_TOLERANCE
+    if "degenerate" in rows.columns:
+        close &= ~rows["degenerate"].astype(bool)
+    return close
+
+
+def mark_one_seed(compared: pd.DataFrame) -> pd.DataFrame:
+    """A paper's spread row (``<metric>_std``) that we could not measure because the metric ran
+    with one seed gets status ``one seed`` (not "not run yet"): the metric was measured, a
+    spread needs two seeds or more."""
+    out = compared.copy()
+    measured = out[(out["status"] == MEASURED) & (out["n_seeds"] == 1)]
+    single = set(zip(measured["paper"], measured["table"], measured["paper_dataset"],
+                     measured["protocol"], measured["method"], measured["variant"],
+                     measured["metric"]))
+    is_std = out["metric"].astype(str).str.endswith("_std") & (out["status"] == NOT_RUN)
+    for i in out.index[is_std]:
+        row = out.loc[i]
+        if (row["paper"], row["table"], row["paper_dataset"], row["protocol"], row["method"],
+                row["variant"], row["metric"][:-len("_std")]) in single:
+            out.loc[i, "status"] = ONE_SEED
+    return out
+
+
+def seed_counts(rows: pd.DataFrame) -> str:
+    """How many seeds the measured rows ran with: "1", "5", or a range "1-5"."""
+    counts = sorted({int(n) for n in rows.get("n_seeds", pd.Series(dtype=float)).dropna()})
+    if not counts:
+        return ""
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def weights_line(rows: pd.DataFrame) -> str:
+    """"Weights: `ae`, `vae`: none; `mkd`: random (imagenet unavailable)." for the measured rows
+    of one table (what each method's backbone started from in our runs)."""
+    measured = rows[(rows["status"] != NOT_RUN) & (rows["weights"].astype(str) != "")]
+    by_weights: dict[str, set[str]] = {}
+    for method, weights in zip(measured["method"], measured["weights"].astype(str)):
+        for value in weights.split(","):
+            if value not in ("", "n/a"):
+                by_weights.setdefault(value, set()).add(str(method))
+    if not by_weights:
+        return ""
+    parts = []
+    for value, methods in sorted(by_weights.items()):
+        shown = f"**{value}**" if value.startswith("random") else (
+            "none (trained from scratch)" if value == "none" else value)
+        parts.append(", ".join(f"`{m}`" for m in sorted(methods)) + f": {shown}")
+    return "Weights our runs started from: " + "; ".join(parts) + "."
+
+
+def random_weight_methods(compared: pd.DataFrame) -> list[str]:
+    """Methods with a measured row that ran on random weights where pretrained ones were meant
+    (``weights`` starting with "random")."""
+    rows = compared[compared["status"] == MEASURED]
+    return sorted({str(m) for m, w in zip(rows["method"], rows["weights"].astype(str))
+                   if "random" in w})
 
 
 def _verdict(n_paper: int, n_measured: int, within_tol: float, on_paper_data: bool) -> str:
@@ -278,12 +378,32 @@ def _fmt(value: float, metric: str = "") -> str:
 
 
 def _fmt_ours(row: pd.Series) -> str:
-    if row["status"] == NOT_RUN:
-        return NOT_RUN
+    if row["status"] in (NOT_RUN, ONE_SEED):
+        return row["status"]
     text = _fmt(row["our_mean"], row["metric"])
     if not np.isnan(row["our_std"]):
         text += f" ± {_fmt(row['our_std'], row['metric'])}"
-    return f"{text} (n={int(row['n_seeds'])})"
+    text = f"{text} (n={int(row['n_seeds'])})"
+    return f"{text} **degenerate**" if bool(row.get("degenerate", False)) else text
+
+
+def ours_axis_label(rows: pd.DataFrame) -> str:
+    """What the y values (and error bars) of our points are: "ours (one seed)" or "ours (mean
+    over 5 seeds; bars: std)"; bars are drawn only for points with two seeds or more."""
+    counts = seed_counts(rows)
+    if counts in ("", "1"):
+        return "ours (one seed)"
+    return f"ours (mean over {counts} seeds; bars: std)"
+
+
+def figure_title(rows: pd.DataFrame, paper: str, table: str) -> str:
+    """"heteroae t2: paper vs ours on phantom_brain, phantom_cxr (+ model size)"."""
+    datasets = sorted(set(rows["our_dataset"].astype(str)) - {""})
+    size = bool(rows["metric"].isin(MODEL_SIZE_METRICS).any())
+    text = f"{paper} {table}: paper vs ours"
+    if datasets:
+        text += " on " + ", ".join(datasets)
+    return text + (" (+ model size)" if size and datasets else " (model size)" if size else "")
 
 
 def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
@@ -304,22 +424,29 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
     rest = part[~part["metric"].isin(FRACTION_METRICS) & ~is_std]
     for metric, group in rest.groupby("metric"):
         panels.append((metric, group))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     markers = "osD^v<>pPX*h"
+    # One colour per row and one marker per metric across all panels; one legend beside them.
+    labels = sorted(set(zip(part["method"], part["variant"])))
+    cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
+    colour = {key: cmap(i % cmap.N) for i, key in enumerate(labels)}
+    all_metrics = sorted(set(part["metric"]))
+    marker = {m: markers[j % len(markers)] for j, m in enumerate(all_metrics)}
+    hollow_any = False
     for ax, (name, group) in zip(axes[0], panels):
-        labels = sorted(set(zip(group["method"], group["variant"])))
-        cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
-        metrics = sorted(set(group["metric"]))
-        for i, (method, variant) in enumerate(labels):
-            for j, metric in enumerate(metrics):
-                sel = group[(group["method"] == method) & (group["variant"] == variant)
-                            & (group["metric"] == metric)]
-                if sel.empty:
+        for (method, variant, metric), sel in group.groupby(["method", "variant", "metric"]):
+            hollow = (sel["degenerate"].astype(bool) if "degenerate" in sel.columns
+                      else pd.Series(False, index=sel.index))
+            hollow_any |= bool(hollow.any())
+            for flag, rows in ((False, sel[~hollow]), (True, sel[hollow])):
+                if rows.empty:
                     continue
-                label = f"{method}{'/' + variant if variant else ''}" if j == 0 else None
-                ax.errorbar(sel["paper_value"], sel["our_mean"],
-                            yerr=sel["our_std"].fillna(0.0), fmt=markers[j % len(markers)],
-                            color=cmap(i % cmap.N), ms=5, capsize=2, label=label, alpha=0.85)
+                spread = rows["our_std"].where(rows["n_seeds"] >= 2)
+                ax.errorbar(rows["paper_value"], rows["our_mean"],
+                            yerr=spread if spread.notna().any() else None,
+                            fmt=marker[metric], color=colour[(method, variant)], ms=5,
+                            capsize=2, alpha=0.85,
+                            mfc="none" if flag else colour[(method, variant)])
         lo = float(np.nanmin(np.r_[group["paper_value"], group["our_mean"]]))
         hi = float(np.nanmax(np.r_[group["paper_value"], group["our_mean"]]))
         if name == "fraction metrics":
@@ -327,23 +454,20 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
         pad = 0.03 * (hi - lo if hi > lo else 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--")
         ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="paper",
-               ylabel="ours (mean ± std over seeds)",
-               title=name)
-        first = ax.legend(fontsize=6, loc="upper left", ncol=1 + len(labels) // 12)
-        if len(metrics) > 1:
-            handles = [plt.Line2D([], [], ls="", marker=markers[j % len(markers)],
-                                  color="grey", label=metric)
-                       for j, metric in enumerate(metrics)]
-            ax.add_artist(first)
-            ax.legend(handles=handles, fontsize=6, loc="lower right", title="metric",
-                      title_fontsize=6)
-    fig.suptitle(f"{paper} {table}: paper vs ours ({', '.join(sorted(set(part['our_dataset'])))})",
-                 fontsize=10)
+               ylabel=ours_axis_label(group), title=name)
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colour[key],
+                          label=f"{key[0]}{'/' + key[1] if key[1] else ''}") for key in labels]
+    if len(all_metrics) > 1:
+        handles += [plt.Line2D([], [], ls="", marker=marker[m], color="grey", label=m)
+                    for m in all_metrics]
+    if hollow_any:
+        handles.append(plt.Line2D([], [], ls="", marker="o", mfc="none", color="grey",
+                                  label="hollow: degenerate\nthreshold"))
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
+    fig.suptitle(figure_title(part, paper, table), fontsize=10)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    return fig
+    return save(fig, path)
 
 
 def overview_figure(compared: pd.DataFrame, *,
@@ -352,22 +476,30 @@ def overview_figure(compared: pd.DataFrame, *,
     part = compared[(compared["status"] == MEASURED)
                     & compared["metric"].isin(FRACTION_METRICS)]
     fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    flagged = (part["degenerate"].astype(bool) if "degenerate" in part.columns
+               else pd.Series(False, index=part.index))
     for i, (paper, group) in enumerate(part.groupby("paper")):
-        ax.scatter(group["paper_value"], group["our_mean"], s=14, alpha=0.7,
-                   color=plt.get_cmap("tab10")(i), label=f"{paper} ({len(group)})")
+        colour = plt.get_cmap("tab10")(i)
+        hollow = flagged.loc[group.index]
+        ax.scatter(group["paper_value"][~hollow], group["our_mean"][~hollow], s=14, alpha=0.7,
+                   color=colour, label=f"{paper} ({len(group)})")
+        ax.scatter(group["paper_value"][hollow], group["our_mean"][hollow], s=14, alpha=0.7,
+                   facecolors="none", edgecolors=colour)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.fill_between([0, 1], [-CLOSE_TOLERANCE, 1 - CLOSE_TOLERANCE],
-                    [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0)
-    ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper", ylabel="ours (mean over seeds)",
+                    [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0,
+                    label=f"within ±{CLOSE_TOLERANCE}")
+    if flagged.any():
+        ax.scatter([], [], s=14, facecolors="none", edgecolors="grey",
+                   label="hollow: degenerate threshold")
+    ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper",
+           ylabel=ours_axis_label(part).replace("; bars: std", ""),
            title="every measured paper number (fraction metrics)")
     if len(part):
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left")
     else:
         ax.text(0.5, 0.5, NOT_RUN, ha="center", va="center", color="grey")
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    return fig
+    return save(fig, path)
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -392,11 +524,12 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
     lines = [
         f"# Paper vs reproduction — profile `{profile}`",
         "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by `notebooks/99_comparison.ipynb` "
-        "from `results/paper_reported.csv` and "
+        "Generated by `notebooks/99_comparison.ipynb` (undated, so that a rerun with the same "
+        "numbers leaves this file unchanged) from `results/paper_reported.csv` and "
         f"`results/{profile}/*.csv`.",
         "",
-        "Ours = mean ± std over seeds (std with ddof 1; n = number of seeds); difference = ours "
+        "Ours = mean ± std over seeds (std with ddof 1; n = number of seeds; a spread row reads "
+        f"'{ONE_SEED}' when the metric ran with a single seed); difference = ours "
         f"− paper. A difference within ±{CLOSE_TOLERANCE} on a [0, 1] metric counts as close. "
         "'same best' counts the (dataset, protocol, metric) groups of a table, with at least "
         "two rows measured, where the paper's best row is also ours.",
@@ -408,9 +541,16 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
         + ". Phantoms are procedural images: a number measured on a phantom checks that the "
           "method works, not that the paper's number holds on the real data.",
         "",
-        "## Summary",
-        "",
     ]
+    randoms = random_weight_methods(compared)
+    if randoms:
+        lines += [f"**Weights.** {', '.join(f'`{m}`' for m in randoms)} ran with randomly "
+                  "initialised backbones where the method is meant to start from pretrained "
+                  "(ImageNet) weights, which were not available to the run (see each table's "
+                  "'Weights' line): their numbers do not measure the method as published.", ""]
+    if "degenerate" in compared.columns and compared["degenerate"].any():
+        lines += [DEGENERATE_NOTE + f" Rows flagged: {int(compared['degenerate'].sum())}.", ""]
+    lines += ["## Summary", ""]
     view = summary.copy()
     view["coverage"] = view["coverage"].map(lambda v: "" if np.isnan(v) else f"{v:.0%}")
     view["mean_abs_diff"] = view["mean_abs_diff"].map(lambda v: _fmt(v))
@@ -419,10 +559,10 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
                                 "mean_abs_diff": "mean abs diff",
                                 "within_tol": f"within ±{CLOSE_TOLERANCE}",
                                 "same_best": "same best", "ours_only": "ours only",
-                                "our_datasets": "our datasets"})
+                                "our_datasets": "our datasets", "seeds": "n seeds"})
     lines.append(_md_table(view[["paper", "table", "title", "notebook", "paper numbers", "ours",
                                  "coverage", "mean abs diff", f"within ±{CLOSE_TOLERANCE}",
-                                 "same best", "verdict", "our datasets", "seeds"]]))
+                                 "same best", "verdict", "our datasets", "n seeds"]]))
     n_tables = int((summary["measured"] > 0).sum())
     n_reproduced = int((summary["verdict"] == "reproduced").sum())
     lines += [f"Tables with at least one measured number: {n_tables} of {len(summary)}; paper "
@@ -439,6 +579,9 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
                       "compare; our numbers, if any, are listed below.", ""]
         if (paper, table) in figures:
             lines += [f"![{paper} {table}]({figures[(paper, table)]})", ""]
+        weights = weights_line(part)
+        if weights:
+            lines += [weights, ""]
         claimed = part[part["status"] != "ours only"]
         if not claimed.empty and (claimed["status"] == NOT_RUN).all():
             lines += [f"Not run yet: none of the {len(claimed)} paper numbers of this table has "
@@ -559,7 +702,7 @@ def build_report(profile: str, results: str | os.PathLike[str] | None = None, *,
     if ours is None:
         from reprolib.results import read_results
         ours = read_results(profile, results)
-    compared = compare(reported, ours, mapping)
+    compared = mark_one_seed(flag_degenerate(compare(reported, ours, mapping), ours))
     return ComparisonReport(profile=profile, compared=compared,
                             summary=table_summary(compared), fallback_mapping=fallback,
                             mapping=mapping, results=results)

@@ -5,6 +5,7 @@ Every function draws into a new figure, saves it (PNG) when ``path`` is given, a
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,12 +15,28 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
 
+#: Saved figures carry no software version or date, so the same figure gives the same bytes on
+#: any machine and a rerun with unchanged numbers leaves tracked figures unchanged.
+_METADATA = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None,
+                                                  "CreationDate": None},
+             "svg": {"Creator": None, "Date": None}}
 
-def save(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
-    """Save ``fig`` to ``path`` (folders created) and return it."""
+
+def save(fig: Figure, path: str | os.PathLike[str] | None, dpi: int = 110) -> Figure:
+    """Save ``fig`` to ``path`` (folders created; written aside and renamed, and only when the
+    bytes differ from the file there) and return it."""
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = path.suffix.lstrip(".").lower() or "png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight",
+                    metadata=_METADATA.get(fmt))
+        data = buffer.getvalue()
+        if not path.is_file() or path.read_bytes() != data:
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
     return fig
 
 

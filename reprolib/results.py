@@ -180,7 +180,11 @@ def write_rows(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, notebook: str, 
                results: str | os.PathLike[str] | None = None) -> Path:
     """Merge ``rows`` into ``results/<profile>/<notebook>.csv`` atomically.
 
-    Existing rows with the same :data:`KEY` are replaced; other rows are kept.
+    Existing rows with the same :data:`KEY` are replaced; other rows are kept. A new row that
+    equals the existing row of its key in every column but :data:`VOLATILE` (the rerun measured
+    the same numbers with the same code) keeps the existing row, its runtime and timestamp
+    included; when nothing changes the file is not rewritten, so a rerun that reproduces every
+    value leaves a tracked results file byte for byte as it was.
     """
     new = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if new.empty:
@@ -188,12 +192,42 @@ def write_rows(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, notebook: str, 
     new = validate(new, f"rows for {notebook}")
     path = results_dir(results) / profile / f"{notebook}.csv"
     if path.exists():
-        old = read_csv_checked(path)
-        new_keys = set(map(tuple, new[list(KEY)].astype(str).to_numpy()))
-        keep = [tuple(k) not in new_keys for k in old[list(KEY)].astype(str).to_numpy()]
-        new = pd.concat([old[keep], new], ignore_index=True)
+        read_csv_checked(path)  # refuses a damaged file before anything is rewritten
+        stored = pd.read_csv(path, dtype=str, keep_default_na=False)  # the cells as written
+        text = _keep_identical(stored, _as_text(new))
+        new_keys = set(map(tuple, text[list(KEY)].to_numpy()))
+        keep = [tuple(k) not in new_keys for k in stored[list(KEY)].to_numpy()]
+        new = pd.concat([stored[keep], text], ignore_index=True)
+        if new.to_csv(index=False) == path.read_text(encoding="utf-8"):
+            return path
     _atomic_write_csv(new, path)
     return path
+
+
+#: Columns that differ between two runs measuring the same thing; ignored when deciding whether
+#: a rerun's row is identical to the stored one.
+VOLATILE: tuple[str, ...] = ("runtime_s", "timestamp")
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the exact cell texts its CSV would hold (for byte-stable comparisons)."""
+    import io
+    return pd.read_csv(io.StringIO(frame.to_csv(index=False)), dtype=str,
+                       keep_default_na=False)
+
+
+def _keep_identical(stored: pd.DataFrame, text: pd.DataFrame) -> pd.DataFrame:
+    """``text`` (new rows as CSV text), each row replaced by the ``stored`` row of its key when
+    the two agree in every column but :data:`VOLATILE`."""
+    if list(stored.columns) != list(text.columns):
+        return text
+    same = [c for c in text.columns if c not in VOLATILE]
+    by_key = {tuple(row[list(KEY)]): row for _, row in stored.iterrows()}
+    rows = []
+    for _, row in text.iterrows():
+        old = by_key.get(tuple(row[list(KEY)]))
+        rows.append(old if old is not None and (old[same] == row[same]).all() else row)
+    return pd.DataFrame(rows, columns=text.columns).reset_index(drop=True)
 
 
 def read_results(profile: str, results: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 ``run_epochs`` is the one loop most methods need: it feeds batches to a method's step function,
 stops on a non-finite loss naming the epoch, step and term, shows a ``tqdm.auto`` progress bar
-(a widget in Jupyter, text in a terminal) and returns per-epoch mean losses. ``optimiser_step``
+(a widget in Jupyter, text in a terminal; under ``make reproduce`` also plain progress lines
+in the terminal, :mod:`reprolib.progress`) and returns per-epoch mean losses. ``optimiser_step``
 is the zero-grad / backward / step triple inside those step functions.
 """
 
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+
+from reprolib.progress import StepReporter
 
 T = TypeVar("T")
 
@@ -82,10 +85,19 @@ def optimiser_step(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> None
 
 def progress(iterable: Iterable[T], desc: str, total: int | None = None,
              leave: bool = False) -> Iterator[T]:
-    """A tqdm.auto progress bar (hidden when ``REPROLIB_PROGRESS=0``)."""
+    """A tqdm.auto progress bar (hidden when ``REPROLIB_PROGRESS=0``), plus terminal lines
+    under a ``make reproduce`` job (:mod:`reprolib.progress`)."""
     disable = os.environ.get("REPROLIB_PROGRESS", "1") == "0"
-    return iter(tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable,
-                     mininterval=1.0))
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    report = StepReporter(desc, total, lazy=True)
+    try:
+        for item in tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable,
+                         mininterval=1.0):
+            yield item
+            report.step()
+    finally:
+        report.close()
 
 
 def _as_float(value: float | torch.Tensor) -> float:
@@ -116,6 +128,7 @@ def run_epochs(step_fn: Callable[[dict[str, Any]], Mapping[str, float | torch.Te
     records: list[dict[str, float]] = [] if history is None else history
     bar = tqdm(total=epochs * len(loader), desc=desc, leave=False, mininterval=1.0,
                disable=os.environ.get("REPROLIB_PROGRESS", "1") == "0")
+    report = StepReporter(desc, epochs * len(loader), epochs=epochs)  # terminal lines
     try:
         for epoch in range(1, epochs + 1):
             sums: dict[str, float] = {}
@@ -127,6 +140,7 @@ def run_epochs(step_fn: Callable[[dict[str, Any]], Mapping[str, float | torch.Te
                     sums[name] = sums.get(name, 0.0) + _as_float(value)
                 count += 1
                 bar.update(1)
+                report.step(epoch)
             means = {name: total / max(count, 1) for name, total in sums.items()}
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
             records.append({"epoch": float(epoch), **means})
@@ -134,4 +148,5 @@ def run_epochs(step_fn: Callable[[dict[str, Any]], Mapping[str, float | torch.Te
                 on_epoch_end(epoch, means)
     finally:
         bar.close()
+        report.close()
     return records

@@ -71,3 +71,37 @@ def test_empty_profile_reads_as_empty_frame(tmp_path) -> None:
 def test_write_rows_rejects_empty(tmp_path) -> None:
     with pytest.raises(ResultsSchemaError, match="no result rows"):
         write_rows([], "nb", "smoke", tmp_path)
+
+
+def _one_run(tmp_path, value: float, runtime: float, stamp: str, code: str = "0.1.0+abc"):
+    rec = _recorder(tmp_path)
+    rec.add(dataset="phantom_cxr", method="ae", metric="auroc", value=value, runtime_s=runtime,
+            code_version=code)
+    rec.add(dataset="phantom_cxr", method="vae", metric="auroc", value=0.8, runtime_s=runtime,
+            code_version=code)
+    for row in rec.rows:
+        row["timestamp"] = stamp
+    return rec.write()
+
+
+def test_rerun_with_identical_values_leaves_the_file_untouched(tmp_path) -> None:
+    path = _one_run(tmp_path, 0.7, 12.5, "2026-01-01T00:00:00")
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    _one_run(tmp_path, 0.7, 99.0, "2026-06-06T06:06:06")  # same numbers, new time and runtime
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == mtime  # not even rewritten
+
+
+def test_rerun_keeps_identical_rows_and_replaces_changed_ones(tmp_path) -> None:
+    path = _one_run(tmp_path, 0.7, 12.5, "2026-01-01T00:00:00")
+    _one_run(tmp_path, 0.75, 99.0, "2026-06-06T06:06:06")  # ae changed, vae did not
+    frame = pd.read_csv(path).set_index("method")
+    assert frame.loc["ae", "value"] == 0.75 and frame.loc["ae", "runtime_s"] == 99.0
+    assert frame.loc["ae", "timestamp"] == "2026-06-06T06:06:06"
+    assert frame.loc["vae", "runtime_s"] == 12.5  # the identical row kept as it was
+    assert frame.loc["vae", "timestamp"] == "2026-01-01T00:00:00"
+    # Same values from other code: the row carries the new code version.
+    _one_run(tmp_path, 0.75, 5.0, "2026-07-07T07:07:07", code="0.1.0+def")
+    frame = pd.read_csv(path).set_index("method")
+    assert set(frame["code_version"]) == {"0.1.0+def"}
+    assert frame.loc["vae", "timestamp"] == "2026-07-07T07:07:07"

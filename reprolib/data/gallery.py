@@ -58,10 +58,8 @@ def gallery(datasets: dict[str, ImageDataset], *, per_class: int = 1, show_mask:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    return fig
+    from reprolib.plots import save
+    return save(fig, path)
 
 
 def count_table(datasets: dict[str, dict[str, ImageDataset]]) -> Any:

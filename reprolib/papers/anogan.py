@@ -329,7 +329,8 @@ def figure4(evaluations: dict[tuple[str, int], Evaluation], *, seed: int = 0,
             path: str | os.PathLike[str] | None = None) -> Figure:
     """Figure 4: (a) ROC of aCAE, GAN_R, AnoGAN, P_D; (b) ROC of A, R, D, D̂; (c) residual and
     (d) discrimination score distributions of training normals, test normals, test anomalies."""
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    fig, grid = plt.subplots(2, 2, figsize=(10, 7.6))  # legible at a notebook's width
+    axes = grid.ravel()
     colours = {"acae": "tab:blue", "gan_r": "tab:red", "anogan": "black", "p_d": "tab:green",
                "A(x)": "black", "R(x)": "tab:green", "D(x)": "grey", "D^(x)": "tab:red"}
     curves_a = {name: (ev.labels, ev.scores.image) for (name, s), ev in evaluations.items()
@@ -343,7 +344,7 @@ def figure4(evaluations: dict[tuple[str, int], Evaluation], *, seed: int = 0,
                     f"({roc_auc_score(labels, scores):.2f})")
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=9, loc="lower right", title="score (AUROC)", title_fontsize=9)
     ev = evaluations.get(("anogan", seed))
     for ax, key, title in ((axes[2], "residual", "(c) residual score R(x)"),
                            (axes[3], "discrimination", "(d) discrimination score D(x)")):
@@ -359,7 +360,8 @@ def figure4(evaluations: dict[tuple[str, int], Evaluation], *, seed: int = 0,
             ax.hist(v, bins=edges, density=True, alpha=0.45, color=colour,
                     label=f"{name} (n={len(v)})")
         ax.set(xlabel=key, ylabel="density", title=title)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=9)
+    fig.suptitle(f"AnoGAN Fig. 4 (seed {seed})", fontsize=11)
     fig.tight_layout()
     return save(fig, path)
 
@@ -413,8 +415,8 @@ def figure3(method: AnomalyMethod, sets: PatchSets, examples: dict[str, list[int
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
         axes[0, j].set_title(f"{group}\nR={mapped['residual'][j]:.0f} "
-                             f"D={mapped['discrimination'][j]:.1f}", fontsize=7)
+                             f"D={mapped['discrimination'][j]:.1f}", fontsize=8)
     for i, name in enumerate(("query x", "G(z_Γ)", "residual overlay", "ground truth")):
-        axes[i, 0].set_ylabel(name, fontsize=8)
+        axes[i, 0].set_ylabel(name, fontsize=9)
     fig.tight_layout()
     return save(fig, path)

@@ -178,6 +178,19 @@ def _reference(evaluations: Sequence[Evaluation], dataset: str, methods: Sequenc
     return max(found, key=lambda e: int(getattr(e.test, "img_size", 0)), default=None)
 
 
+def short_id(image_id: str, width: int = 24) -> str:
+    """An image id short enough for a column title: its last two path parts (class folder and
+    file) when they fit in ``width`` characters, else the file name, else its head and tail."""
+    parts = str(image_id).replace("\\", "/").split("/")
+    text = "/".join(parts[-2:])
+    if len(text) > width:
+        text = parts[-1]
+    if len(text) > width:
+        half = (width - 1) // 2
+        text = f"{text[:half]}…{text[-half:]}"
+    return text
+
+
 def heatmap_figure(evaluations: Sequence[Evaluation], datasets: Sequence[str],
                    methods: Sequence[str] = ("ae", "hetero_ae"), *, per_dataset: int = 2,
                    seed: int = 0, path: str | os.PathLike[str] | None = None) -> Figure:
@@ -200,7 +213,7 @@ def heatmap_figure(evaluations: Sequence[Evaluation], datasets: Sequence[str],
         item = ref.test[index]
         image = _gray(item["image"])
         axes[0, col].imshow(image, cmap="gray")
-        axes[0, col].set_title(f"{dataset}\n{item['id'][-18:]}", fontsize=7)
+        axes[0, col].set_title(f"{dataset}\n{short_id(item['id'])}", fontsize=8)
         axes[1, col].imshow(image, cmap="gray")
         if bool(item["has_mask"]):
             axes[1, col].contour(np.asarray(item["mask"][0]), levels=[0.5], colors="white",
@@ -263,7 +276,7 @@ def feature_distance_boxplot(frame: pd.DataFrame, variants: Sequence[str], *,
             patch.set_facecolor(color)
             patch.set_alpha(0.6)
         ax.set_xticks([3 * k + 0.5 for k in range(len(variants))],
-                      [labels.get(v, v) for v in variants], fontsize=7)
+                      [labels.get(v, v) for v in variants], fontsize=8)
         ax.set(title=dataset, ylabel="feature distance (mean of M)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.6) for c in ("tab:blue", "tab:orange")]
     axes[0, -1].legend(handles, ["normal", "anomalous"], fontsize=7)
@@ -279,25 +292,39 @@ def spec_label(spec: MethodSpec) -> str:
 def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "auroc",
                 labels: dict[str, str] | None = None, protocol: str = PROTOCOL,
                 path: str | os.PathLike[str] | None = None) -> Figure:
-    """Bars of ``metric`` (mean over seeds, error bar = std) per row of ``order`` (variants or
-    methods) and dataset, as the rows of Tables I-IV, for the rows of ``protocol`` only."""
+    """Bars of ``metric`` per row of ``order`` (variants or methods) and dataset, as the rows of
+    Tables I-IV, for the rows of ``protocol`` only: the mean over seeds, with an error bar (std
+    over seeds) only where a bar has two seeds or more; the axis says which. At most 10 inches
+    wide, whatever the count."""
     rows = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)
                  & frame["threshold_policy"].isin(["none", "best_f1"])].copy()
     rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
-    stats = rows.groupby(["dataset", "row"])["value"].agg(["mean", "std"]).reset_index()
+    stats = rows.groupby(["dataset", "row"])["value"].agg(["mean", "std", "count"]).reset_index()
     datasets = list(dict.fromkeys(rows["dataset"]))
     order = [r for r in order if r in set(stats["row"])]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(order) * max(len(datasets), 1)), 3.4))
+    n_bars = len(order) * max(len(datasets), 1)
+    fig, ax = plt.subplots(figsize=(min(10.0, max(6.5, 1.5 + 0.3 * n_bars)), 3.8))
     width = 0.8 / max(len(datasets), 1)
     for k, dataset in enumerate(datasets):
         sub = stats[stats["dataset"] == dataset].set_index("row").reindex(order)
+        spread = sub["std"].where(sub["count"] >= 2)
         ax.bar(np.arange(len(order)) + k * width, sub["mean"], width,
-               yerr=sub["std"].fillna(0.0), label=dataset, alpha=0.8)
+               yerr=spread if spread.notna().any() else None, capsize=2, label=dataset,
+               alpha=0.85)
     labels = labels or {}
     ax.set_xticks(np.arange(len(order)) + width * (len(datasets) - 1) / 2,
-                  [labels.get(r, r) for r in order], rotation=30, ha="right", fontsize=7)
-    ax.set(ylabel=metric, ylim=(0, 1.02))
+                  [labels.get(r, r) for r in order], rotation=25, ha="right", fontsize=9)
+    counts = sorted(set(stats["count"]))
+    if not counts or counts == [1]:
+        seeds = "one seed"
+    else:
+        seeds = (f"mean over {counts[0]} seeds" if len(counts) == 1
+                 else f"mean over {counts[0]}-{counts[-1]} seeds") + "; bars: std"
+    ax.set_ylabel(metric, fontsize=9)
+    ax.set_ylim(0, 1.02)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax.legend(fontsize=7)
+    ax.set_title(f"{metric} on {', '.join(datasets)}\n({seeds}; dashed line: chance)",
+                 fontsize=9)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return save(fig, path)
