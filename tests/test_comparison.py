@@ -18,7 +18,8 @@ MAPPING = dict(comparison.FALLBACK_STANDS_IN_FOR)
 def _row(**fields: object) -> dict[str, object]:
     row: dict[str, object] = {c: "" for c in COLUMNS}
     row.update({"seed": 0, "threshold_policy": "none", "profile": "unit", "img_size": 64,
-                "epochs": 2, "weights": "random", "n_normal": 10, "n_abnormal": 10})
+                "epochs": 2, "weights": "random", "n_normal": 10, "n_abnormal": 10,
+                "converged": "yes"})
     row.update(fields)
     return row
 
