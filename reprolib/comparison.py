@@ -676,8 +676,9 @@ class ComparisonReport:
         """Compact view of the paper numbers we have a measurement for."""
         part = self.compared[self.compared["status"] == MEASURED]
         columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
-                   "paper_value", "our_dataset", "our_mean", "our_std", "n_seeds",
-                   "difference"]
+                   "paper_value", "our_dataset", "our_mean", "our_std", "our_ci_low",
+                   "our_ci_high", "n_seeds", "difference", "agreement",
+                   f"{FLOOR_VARIANTS[0]}_value", "converged"]
         return part[columns].reset_index(drop=True)
 
     def write(self, *, make_figures: bool = True) -> Path:
