@@ -116,7 +116,8 @@ def figure(frame: pd.DataFrame, *, path: str | os.PathLike[str] | None = None) -
         values = np.array([sel["value"].get(m, np.nan) for m in methods], dtype=float)
         low = np.array([sel["ci_low"].get(m, np.nan) for m in methods], dtype=float)
         high = np.array([sel["ci_high"].get(m, np.nan) for m in methods], dtype=float)
-        err = np.vstack([np.nan_to_num(values - low), np.nan_to_num(high - values)])
+        err = np.clip(np.vstack([np.nan_to_num(values - low), np.nan_to_num(high - values)]),
+                      0, None)  # a binned pixel interval may sit just beside the exact value
         ax.bar(x + (k - 0.5) * 0.38, values, 0.38, yerr=err, capsize=2, label=label,
                color=plt.get_cmap("tab10")(k))
     ax.axhline(PASS_AUROC, color="grey", ls="--", lw=0.8, label=f"{PASS_AUROC} (pass)")
