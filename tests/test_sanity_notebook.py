@@ -20,3 +20,8 @@ def test_every_registered_method_gets_a_spec() -> None:
     with pytest.raises(ValueError, match="not a registered method"):
         sanity.method_specs({"nope": {}})
 
+
+
+def test_fallback_is_restricted_to_the_methods_config_fields() -> None:
+    spec, = sanity.method_specs({}, ["ae"], {"img_size": 32, "epochs": 1, "no_such_field": 3})
+    assert spec.config == {"img_size": 32, "epochs": 1}

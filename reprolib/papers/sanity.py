@@ -36,17 +36,21 @@ FALLBACK_CONFIG: dict[str, Any] = {"img_size": 64, "epochs": 8}
 PASS_AUROC = 0.9
 
 
-def config_for(method: str, sizes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """``sizes[method]``, or :data:`FALLBACK_CONFIG` restricted to the method's config fields."""
+def config_for(method: str, sizes: Mapping[str, Mapping[str, Any]],
+               fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``sizes[method]``, or ``fallback`` (default :data:`FALLBACK_CONFIG`) restricted to the
+    method's config fields."""
     if method in sizes:
         return dict(sizes[method])
     fields = {f.name for f in dataclasses.fields(get_method_class(method).Config)}
-    return {k: v for k, v in FALLBACK_CONFIG.items() if k in fields}
+    fallback = FALLBACK_CONFIG if fallback is None else fallback
+    return {k: v for k, v in fallback.items() if k in fields}
 
 
-def method_specs(sizes: Mapping[str, Mapping[str, Any]],
-                 methods: Sequence[str] | None = None) -> list[MethodSpec]:
-    """One spec per registered method (or per name of ``methods``), sized by ``sizes``."""
+def method_specs(sizes: Mapping[str, Mapping[str, Any]], methods: Sequence[str] | None = None,
+                 fallback: Mapping[str, Any] | None = None) -> list[MethodSpec]:
+    """One spec per registered method (or per name of ``methods``), sized by ``sizes`` (else by
+    ``fallback``, default :data:`FALLBACK_CONFIG`)."""
     registered = available_methods()
     names = registered if methods is None else list(methods)
     unknown = [m for m in names if m not in registered]
@@ -56,7 +60,7 @@ def method_specs(sizes: Mapping[str, Mapping[str, Any]],
     if extra:
         raise ValueError(f"sizes: {extra[0]!r} is not a registered method; registered: "
                          f"{registered}")
-    return [MethodSpec(m, config_for(m, sizes)) for m in names]
+    return [MethodSpec(m, config_for(m, sizes, fallback)) for m in names]
 
 
 def run(recorder: ResultRecorder, specs: Sequence[MethodSpec], dataset: str, *,

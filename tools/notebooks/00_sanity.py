@@ -38,6 +38,7 @@ DATASET = "phantom_cxr"
 DATASET_OPTIONS = {"n_train": 150, "n_test": 300}
 MODE = "saturate"
 METHODS = None  # None: every registered method
+FALLBACK = None  # size of a method SIZES does not list; None: sanity.FALLBACK_CONFIG
 SIZES = {
     "ae": {"img_size": 64, "epochs": 8},
     "vae": {"img_size": 64, "epochs": 8},
@@ -65,7 +66,7 @@ from reprolib.papers import sanity
 from reprolib.paths import figures_dir
 from reprolib.results import ResultRecorder
 
-specs = sanity.method_specs(SIZES, METHODS)
+specs = sanity.method_specs(SIZES, METHODS, FALLBACK)
 recorder = ResultRecorder(paper="reference", table="sanity", notebook="00_sanity",
                           profile=PROFILE, results=RESULTS_DIR,
                           params_hash=experiment.params_hash(
