@@ -18,6 +18,18 @@ Matching rules (documented in the report):
   otherwise are listed as ours only;
 - threshold: the paper's policy if we measured it, else the first of
   ``best_f1, youden, given, normal_val, none`` that we have (the policy used is shown).
+
+Evidence shown beside each number (issue 8):
+
+- interval: our bootstrap 95 % interval of the test set (``ci_low``/``ci_high`` of the rows;
+  with several seeds, the mean of the per-seed bounds). A paper number inside it is a
+  ``tie`` (``agreement`` column): the test set cannot tell the two apart. Otherwise the
+  difference is ``close`` (within :data:`CLOSE_TOLERANCE`) or ``far``;
+- floors: the best trivial-baseline row (variant ``reference_floor``; ``reference_floor_features``
+  as a second floor) of the same (paper, table, our dataset, metric, threshold policy), shown
+  as a column and as lines in the figures: a method not above it does no better than a
+  label-free trivial baseline;
+- convergence: the ``converged`` flag of our rows; ``not converged`` (any seed) is marked.
 """
 
 from __future__ import annotations
@@ -63,6 +75,9 @@ MEASURED = "measured"
 REPRODUCED_SHARE = 0.9
 #: Our bookkeeping rows (the threshold a policy picked) are not compared with anything.
 IGNORED_METRICS: frozenset[str] = frozenset({"threshold", "pix_threshold"})
+#: Variants of the trivial-baseline rows (pixel-space floors; ImageNet-feature floors).
+FLOOR_VARIANTS: tuple[str, ...] = ("reference_floor", "reference_floor_features")
+TIE, CLOSE, FAR = "tie", "close", "far"
 
 _KEY = ["paper", "table", "method", "variant", "metric"]
 
@@ -90,14 +105,19 @@ def summarise_ours(results: pd.DataFrame, mapping: dict[str, str] | None = None)
                    "threshold_policy"]:
         frame[column] = frame[column].fillna("").astype(str)
     frame["value"] = frame["value"].astype(float)
-    for column in ["img_size", "epochs", "weights", "n_normal", "n_abnormal"]:
+    for column in ["img_size", "epochs", "weights", "n_normal", "n_abnormal", "steps",
+                   "converged"]:
         if column not in frame.columns:
             frame[column] = ""
+    for column in ["ci_low", "ci_high"]:
+        frame[column] = (pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
+                         if column in frame.columns else np.nan)
     group = ["paper", "table", "dataset", "protocol", "method", "variant", "metric",
              "threshold_policy"]
     if frame.empty:
         columns = group + ["our_mean", "our_std", "n_seeds", "seeds", "img_size", "epochs",
-                           "weights", "n_normal", "n_abnormal", "derived_std", "paper_dataset"]
+                           "weights", "n_normal", "n_abnormal", "our_ci_low", "our_ci_high",
+                           "steps", "converged", "derived_std", "paper_dataset"]
         return pd.DataFrame(columns=columns)
 
     def _join(values: pd.Series) -> str:
@@ -110,12 +130,15 @@ def summarise_ours(results: pd.DataFrame, mapping: dict[str, str] | None = None)
         seeds=("seed", lambda v: ",".join(str(s) for s in sorted(set(v)))),
         img_size=("img_size", _join), epochs=("epochs", _join), weights=("weights", _join),
         n_normal=("n_normal", _join), n_abnormal=("n_abnormal", _join),
+        our_ci_low=("ci_low", "mean"), our_ci_high=("ci_high", "mean"),
+        steps=("steps", _join), converged=("converged", _join),
     ).reset_index()
     # The spread over seeds is itself a number the papers report ("± x" -> metric "<m>_std").
     spread = summary[summary["n_seeds"] > 1].copy()
     spread["metric"] = spread["metric"] + "_std"
     spread["our_mean"] = spread["our_std"]
     spread["our_std"] = np.nan
+    spread[["our_ci_low", "our_ci_high"]] = np.nan
     spread["derived_std"] = True
     summary["derived_std"] = False
     summary = pd.concat([summary, spread], ignore_index=True)
@@ -183,24 +206,79 @@ def compare(reported: pd.DataFrame, ours: pd.DataFrame,
                                  threshold_policy="", status="ours only", source="")
             out = pd.concat([out, extra], ignore_index=True)
     for column in ["our_dataset", "our_protocol", "our_threshold_policy", "seeds", "source",
-                   "img_size", "epochs", "weights"]:
+                   "img_size", "epochs", "weights", "steps", "converged"]:
         if column not in out.columns:
             out[column] = ""
         out[column] = out[column].fillna("")
-    for column in ["our_mean", "our_std", "n_seeds"]:
+    for column in ["our_mean", "our_std", "n_seeds", "our_ci_low", "our_ci_high"]:
         if column not in out.columns:
             out[column] = np.nan
     out["difference"] = out["our_mean"].astype(float) - out["paper_value"].astype(float)
+    out["agreement"] = [agreement(p, d, lo, hi) for p, d, lo, hi in zip(
+        out["paper_value"].astype(float), out["difference"], out["our_ci_low"].astype(float),
+        out["our_ci_high"].astype(float))]
+    out = add_floors(out, summary)
     columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
                "threshold_policy", "paper_value", "our_dataset", "our_protocol",
-               "our_threshold_policy", "our_mean", "our_std", "n_seeds", "seeds", "difference",
-               "status", "img_size", "epochs", "weights", "source"]
+               "our_threshold_policy", "our_mean", "our_std", "our_ci_low", "our_ci_high",
+               "n_seeds", "seeds", "difference", "agreement", "status", "img_size", "epochs",
+               "steps", "converged", "weights", "source", *FLOOR_COLUMNS]
     # The paper's own row order (as transcribed), our extra rows last.
     out["_order"] = out["row_id"].fillna(np.inf) if "row_id" in out.columns else np.inf
     out = out.sort_values(["paper", "table", "_order", "our_dataset", "our_protocol", "metric",
                            "method", "variant", "our_threshold_policy"], kind="stable")
     out = out.reindex(columns=columns).reset_index(drop=True)
     out["paper_dataset"] = out["paper_dataset"].fillna("")
+    return out
+
+
+def agreement(paper_value: float, difference: float, ci_low: float, ci_high: float) -> str:
+    """``tie`` when the paper's value lies inside our interval, else ``close`` (|difference|
+    within :data:`CLOSE_TOLERANCE`) or ``far``; ``""`` when either number is missing."""
+    if np.isnan(paper_value) or np.isnan(difference):
+        return ""
+    if not np.isnan(ci_low) and not np.isnan(ci_high) and ci_low <= paper_value <= ci_high:
+        return TIE
+    return CLOSE if abs(difference) <= CLOSE_TOLERANCE else FAR
+
+
+#: Columns :func:`add_floors` adds: per floor variant, the best floor's value and method.
+FLOOR_COLUMNS: tuple[str, ...] = tuple(
+    f"{v}_{part}" for v in FLOOR_VARIANTS for part in ("value", "method"))
+
+
+def best_floors(summary: pd.DataFrame) -> pd.DataFrame:
+    """The best floor row per (paper, table, dataset, metric, threshold policy, floor variant):
+    columns ``paper, table, dataset, metric, threshold_policy, variant, value, method``."""
+    keys = ["paper", "table", "dataset", "metric", "threshold_policy", "variant"]
+    floors = summary[summary["variant"].isin(FLOOR_VARIANTS)
+                     & ~summary["derived_std"].astype(bool)]
+    if floors.empty:
+        return pd.DataFrame(columns=keys + ["value", "method"])
+    sign = np.where(floors["metric"].isin(LOWER_IS_BETTER), -1.0, 1.0)
+    floors = floors.assign(_rank=sign * floors["our_mean"].astype(float))
+    best = floors.sort_values("_rank", ascending=False, kind="stable").drop_duplicates(keys)
+    return best.rename(columns={"our_mean": "value"})[keys + ["value", "method"]]
+
+
+def add_floors(compared: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """``compared`` with the best floor of each row's (paper, table, our dataset, metric, our
+    threshold policy) in ``<floor variant>_value`` / ``<floor variant>_method``."""
+    out = compared.copy()
+    for column in FLOOR_COLUMNS:
+        out[column] = np.nan if column.endswith("_value") else ""
+    best = best_floors(summary) if not summary.empty else pd.DataFrame()
+    if best.empty or out.empty:
+        return out
+    for variant in FLOOR_VARIANTS:
+        part = best[best["variant"] == variant].drop(columns="variant").rename(columns={
+            "dataset": "our_dataset", "threshold_policy": "our_threshold_policy",
+            "value": f"{variant}_value", "method": f"{variant}_method"})
+        keys = ["paper", "table", "our_dataset", "metric", "our_threshold_policy"]
+        merged = out.drop(columns=[f"{variant}_value", f"{variant}_method"]).merge(
+            part, on=keys, how="left")
+        out[f"{variant}_value"] = merged[f"{variant}_value"].to_numpy()
+        out[f"{variant}_method"] = merged[f"{variant}_method"].fillna("").to_numpy()
     return out
 
 
@@ -235,7 +313,17 @@ def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
             ["paper_dataset", "protocol", "method", "variant", "metric"]).shape[0])
         fractions = done[done["metric"].isin(FRACTION_METRICS)]
         diff = fractions["difference"].abs()
-        within = float(is_close(fractions).mean()) if len(diff) else np.nan
+        # A tie (the paper's number inside our interval) counts as close; a degenerate
+        # threshold never does.
+        near = is_close(fractions) | (fractions["agreement"] == TIE) & ~(
+            fractions["degenerate"].astype(bool) if "degenerate" in fractions.columns
+            else False)
+        within = float(near.mean()) if len(diff) else np.nan
+        floor = part[f"{FLOOR_VARIANTS[0]}_value"].astype(float)
+        with_floor = part[(part["status"] != NOT_RUN) & floor.notna()
+                          & ~part["variant"].isin(FLOOR_VARIANTS)]
+        above = int((with_floor["our_mean"].astype(float)
+                     > with_floor[f"{FLOOR_VARIANTS[0]}_value"].astype(float)).sum())
         groups, same = _same_best(part)
         rows.append({
             "paper": paper, "table": table, "title": entry.title, "notebook": entry.notebook,
@@ -247,6 +335,10 @@ def table_summary(compared: pd.DataFrame) -> pd.DataFrame:
             "verdict": _verdict(n_paper, n_done, within,
                                 bool((done["our_dataset"] == done["paper_dataset"]).all())),
             "ours_only": int((part["status"] == "ours only").sum()),
+            "ties": int((fractions["agreement"] == TIE).sum()),
+            "above_floor": f"{above}/{len(with_floor)}" if len(with_floor) else "",
+            "not_converged": int(part["converged"].astype(str).str.contains(
+                "not converged").sum()),
             "our_datasets": ",".join(sorted(set(done["our_dataset"]) - {""})),
             "seeds": seed_counts(done),
         })
@@ -383,17 +475,27 @@ def _fmt_ours(row: pd.Series) -> str:
     text = _fmt(row["our_mean"], row["metric"])
     if not np.isnan(row["our_std"]):
         text += f" ± {_fmt(row['our_std'], row['metric'])}"
-    text = f"{text} (n={int(row['n_seeds'])})"
-    return f"{text} **degenerate**" if bool(row.get("degenerate", False)) else text
+    low, high = float(row.get("our_ci_low", np.nan)), float(row.get("our_ci_high", np.nan))
+    if not np.isnan(low) and not np.isnan(high):
+        text += f" [{_fmt(low, row['metric'])}, {_fmt(high, row['metric'])}]"
+    text += f" (n={int(row['n_seeds'])})"
+    if "not converged" in str(row.get("converged", "")):
+        text += " **not converged**"
+    if bool(row.get("degenerate", False)):
+        text += " **degenerate**"
+    return text
 
 
 def ours_axis_label(rows: pd.DataFrame) -> str:
-    """What the y values (and error bars) of our points are: "ours (one seed)" or "ours (mean
-    over 5 seeds; bars: std)"; bars are drawn only for points with two seeds or more."""
+    """What the y values (and error bars) of our points are: "ours (one seed; bars: bootstrap
+    95 % CI)" or "ours (mean over 5 seeds; bars: std)". Bars are the bootstrap interval where the
+    rows have one, else the std over seeds (drawn only for two seeds or more)."""
     counts = seed_counts(rows)
+    has_ci = "our_ci_low" in rows.columns and bool(rows["our_ci_low"].notna().any())
     if counts in ("", "1"):
-        return "ours (one seed)"
-    return f"ours (mean over {counts} seeds; bars: std)"
+        return "ours (one seed; bars: bootstrap 95 % CI)" if has_ci else "ours (one seed)"
+    bars = "mean bootstrap 95 % CI" if has_ci else "std"
+    return f"ours (mean over {counts} seeds; bars: {bars})"
 
 
 def figure_title(rows: pd.DataFrame, paper: str, table: str) -> str:
@@ -404,6 +506,22 @@ def figure_title(rows: pd.DataFrame, paper: str, table: str) -> str:
     if datasets:
         text += " on " + ", ".join(datasets)
     return text + (" (+ model size)" if size and datasets else " (model size)" if size else "")
+
+
+def _fmt_floor(row: pd.Series, variant: str) -> str:
+    value = float(row.get(f"{variant}_value", np.nan))
+    if np.isnan(value):
+        return ""
+    return f"{_fmt(value, row['metric'])} ({row[f'{variant}_method']})"
+
+
+def _floor_columns(rows: pd.DataFrame) -> dict[str, list[str]]:
+    """Markdown columns of the best floors, only for floor variants that have a value."""
+    out = {}
+    for variant, title in zip(FLOOR_VARIANTS, ("best floor", "best feature floor")):
+        if rows[f"{variant}_value"].notna().any():
+            out[title] = [_fmt_floor(r, variant) for _, r in rows.iterrows()]
+    return out
 
 
 def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
@@ -441,9 +559,7 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
             for flag, rows in ((False, sel[~hollow]), (True, sel[hollow])):
                 if rows.empty:
                     continue
-                spread = rows["our_std"].where(rows["n_seeds"] >= 2)
-                ax.errorbar(rows["paper_value"], rows["our_mean"],
-                            yerr=spread if spread.notna().any() else None,
+                ax.errorbar(rows["paper_value"], rows["our_mean"], yerr=error_bars(rows),
                             fmt=marker[metric], color=colour[(method, variant)], ms=5,
                             capsize=2, alpha=0.85,
                             mfc="none" if flag else colour[(method, variant)])
@@ -453,6 +569,8 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
             lo, hi = min(lo, 0.4), 1.0
         pad = 0.03 * (hi - lo if hi > lo else 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--")
+        if name == "fraction metrics":
+            _floor_lines(ax, group)
         ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), xlabel="paper",
                ylabel=ours_axis_label(group), title=name)
     handles = [plt.Line2D([], [], ls="", marker="o", color=colour[key],
@@ -463,11 +581,48 @@ def figure_for_table(compared: pd.DataFrame, paper: str, table: str, *,
     if hollow_any:
         handles.append(plt.Line2D([], [], ls="", marker="o", mfc="none", color="grey",
                                   label="hollow: degenerate\nthreshold"))
+    floors = {label: handle for ax in axes[0]
+              for handle, label in zip(*ax.get_legend_handles_labels())}
+    handles += [plt.Line2D([], [], ls=h.get_linestyle(), color=h.get_color(), label=label)
+                for label, h in floors.items()]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
                frameon=False)
     fig.suptitle(figure_title(part, paper, table), fontsize=10)
     fig.tight_layout()
     return save(fig, path)
+
+
+def error_bars(rows: pd.DataFrame) -> np.ndarray:
+    """``(2, n)`` lower/upper error-bar lengths: our bootstrap 95 % interval where the rows
+    have one, else ± the std over seeds (0 without either)."""
+    mean = rows["our_mean"].astype(float).to_numpy()
+    low = rows["our_ci_low"].astype(float).to_numpy() if "our_ci_low" in rows else \
+        np.full(len(rows), np.nan)
+    high = rows["our_ci_high"].astype(float).to_numpy() if "our_ci_high" in rows else \
+        np.full(len(rows), np.nan)
+    std = rows["our_std"].astype(float).fillna(0.0).to_numpy()
+    has_ci = ~np.isnan(low) & ~np.isnan(high)
+    below = np.where(has_ci, mean - low, std)
+    above = np.where(has_ci, high - mean, std)
+    return np.vstack([np.clip(below, 0, None), np.clip(above, 0, None)])
+
+
+def _floor_lines(ax: plt.Axes, rows: pd.DataFrame) -> None:
+    """Horizontal lines at the best floors of ``rows``' datasets (AUROC if measured, else the
+    first metric with a floor)."""
+    styles = {FLOOR_VARIANTS[0]: "-.", FLOOR_VARIANTS[1]: ":"}
+    for dataset, group in rows.groupby("our_dataset"):
+        for variant in FLOOR_VARIANTS:
+            with_floor = group[group[f"{variant}_value"].notna()]
+            if with_floor.empty:
+                continue
+            auroc = with_floor[with_floor["metric"] == "auroc"]
+            pick = (auroc if not auroc.empty else with_floor).iloc[0]
+            words = "best floor" if variant == FLOOR_VARIANTS[0] else "best feature floor"
+            ax.axhline(float(pick[f"{variant}_value"]), color="dimgrey", lw=0.9,
+                       ls=styles[variant],
+                       label=f"{words} {pick['metric']} {dataset}: "
+                             f"{float(pick[f'{variant}_value']):.3f}")
 
 
 def overview_figure(compared: pd.DataFrame, *,
@@ -481,10 +636,13 @@ def overview_figure(compared: pd.DataFrame, *,
     for i, (paper, group) in enumerate(part.groupby("paper")):
         colour = plt.get_cmap("tab10")(i)
         hollow = flagged.loc[group.index]
-        ax.scatter(group["paper_value"][~hollow], group["our_mean"][~hollow], s=14, alpha=0.7,
-                   color=colour, label=f"{paper} ({len(group)})")
-        ax.scatter(group["paper_value"][hollow], group["our_mean"][hollow], s=14, alpha=0.7,
-                   facecolors="none", edgecolors=colour)
+        for flag, rows in ((False, group[~hollow]), (True, group[hollow])):
+            if rows.empty:
+                continue
+            ax.errorbar(rows["paper_value"], rows["our_mean"], yerr=error_bars(rows), fmt="o",
+                        ms=3.5, alpha=0.7, elinewidth=0.7, capsize=0, color=colour,
+                        mfc="none" if flag else colour,
+                        label=None if flag else f"{paper} ({len(group)})")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.fill_between([0, 1], [-CLOSE_TOLERANCE, 1 - CLOSE_TOLERANCE],
                     [CLOSE_TOLERANCE, 1 + CLOSE_TOLERANCE], color="grey", alpha=0.12, lw=0,
@@ -493,7 +651,7 @@ def overview_figure(compared: pd.DataFrame, *,
         ax.scatter([], [], s=14, facecolors="none", edgecolors="grey",
                    label="hollow: degenerate threshold")
     ax.set(xlim=(0, 1.01), ylim=(0, 1.01), xlabel="paper",
-           ylabel=ours_axis_label(part).replace("; bars: std", ""),
+           ylabel=ours_axis_label(part),
            title="every measured paper number (fraction metrics)")
     if len(part):
         ax.legend(fontsize=8, loc="upper left")
@@ -529,10 +687,21 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
         f"`results/{profile}/*.csv`.",
         "",
         "Ours = mean ± std over seeds (std with ddof 1; n = number of seeds; a spread row reads "
-        f"'{ONE_SEED}' when the metric ran with a single seed); difference = ours "
-        f"− paper. A difference within ±{CLOSE_TOLERANCE} on a [0, 1] metric counts as close. "
-        "'same best' counts the (dataset, protocol, metric) groups of a table, with at least "
-        "two rows measured, where the paper's best row is also ours.",
+        f"'{ONE_SEED}' when the metric ran with a single seed) [bootstrap 95 % "
+        "interval of the test set: stratified, 1,000 resamples; with several seeds the mean of "
+        "the per-seed bounds]; difference = ours − paper. Agreement: `tie` when the paper's "
+        "number lies inside our interval (the test set cannot tell them apart), else `close` "
+        f"(within ±{CLOSE_TOLERANCE} on a [0, 1] metric) or `far`; ties count as close in "
+        "the summary. 'same best' counts the (dataset, protocol, metric) groups of a table, "
+        "with at least two rows measured, where the paper's best row is also ours.",
+        "",
+        "Floors: 'best floor' is the best of the label-free trivial baselines (variant "
+        "`reference_floor`: mean intensity, nearest training normal in pixels, PCA "
+        "reconstruction; 'best feature floor': `reference_floor_features`, the same on "
+        "ImageNet features) on the same data, metric and threshold policy; a method at or "
+        "below it does no better than a trivial baseline. 'above floor' counts our rows above "
+        "it. Rows whose model's loss still fell by more than "
+        "5 % over its last tenth of training are marked **not converged**.",
         "",
         "Our datasets stand in for the paper's through "
         + ("a **fallback mapping** (`reprolib.data.STANDS_IN_FOR` was not importable): "
@@ -559,10 +728,12 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
                                 "mean_abs_diff": "mean abs diff",
                                 "within_tol": f"within ±{CLOSE_TOLERANCE}",
                                 "same_best": "same best", "ours_only": "ours only",
-                                "our_datasets": "our datasets", "seeds": "n seeds"})
+                                "our_datasets": "our datasets", "above_floor": "above floor",
+                                "not_converged": "not converged", "seeds": "n seeds"})
     lines.append(_md_table(view[["paper", "table", "title", "notebook", "paper numbers", "ours",
                                  "coverage", "mean abs diff", f"within ±{CLOSE_TOLERANCE}",
-                                 "same best", "verdict", "our datasets", "n seeds"]]))
+                                 "ties", "same best", "above floor", "not converged",
+                                 "verdict", "our datasets", "n seeds"]]))
     n_tables = int((summary["measured"] > 0).sum())
     n_reproduced = int((summary["verdict"] == "reproduced").sum())
     lines += [f"Tables with at least one measured number: {n_tables} of {len(summary)}; paper "
@@ -598,6 +769,8 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
                 "ours": [_fmt_ours(r) for _, r in claimed.iterrows()],
                 "difference": [_fmt(v, m) if not np.isnan(v) else ""
                                for v, m in zip(claimed["difference"], claimed["metric"])],
+                "agreement": claimed["agreement"].fillna(""),
+                **_floor_columns(claimed),
                 "our data (threshold)": [
                     f"{d} ({t})" if d else "" for d, t in zip(claimed["our_dataset"],
                                                               claimed["our_threshold_policy"])],
@@ -618,6 +791,7 @@ def render_markdown(compared: pd.DataFrame, summary: pd.DataFrame, *, profile: s
                                      for m, v in zip(extra["method"], extra["variant"])],
                 "metric": extra["metric"], "threshold": extra["our_threshold_policy"],
                 "ours": [_fmt_ours(r) for _, r in extra.iterrows()],
+                **_floor_columns(extra),
             })))
         lines.append("")
     other = compared[~compared.set_index(["paper", "table"]).index.isin(list(PAPER_TABLES))]
@@ -660,8 +834,9 @@ class ComparisonReport:
         """Compact view of the paper numbers we have a measurement for."""
         part = self.compared[self.compared["status"] == MEASURED]
         columns = ["paper", "table", "paper_dataset", "protocol", "method", "variant", "metric",
-                   "paper_value", "our_dataset", "our_mean", "our_std", "n_seeds",
-                   "difference"]
+                   "paper_value", "our_dataset", "our_mean", "our_std", "our_ci_low",
+                   "our_ci_high", "n_seeds", "difference", "agreement",
+                   f"{FLOOR_VARIANTS[0]}_value", "converged"]
         return part[columns].reset_index(drop=True)
 
     def write(self, *, make_figures: bool = True) -> Path:

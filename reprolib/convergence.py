@@ -43,9 +43,10 @@ def relative_drop(history: Sequence[Mapping[str, float]], key: str | None = None
     """Fall of the mean loss over the last tenth of training relative to the tenth before it
     (positive = still falling); NaN when fewer than two epochs are recorded."""
     name = loss_key(history, key)
-    if name is None or len(history) < 2:
+    # A method trained in phases (f-AnoGAN: GAN, then encoder) logs the term only in its phase.
+    losses = [float(record[name]) for record in history if name in record] if name else []
+    if len(losses) < 2:
         return math.nan
-    losses = [float(record[name]) for record in history]
     window = max(1, len(losses) // 10)
     window = min(window, len(losses) // 2)
     last = sum(losses[-window:]) / window

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from reprolib.cache import code_version, fit_or_load
 from reprolib.config import stable_hash
+from reprolib.convergence import convergence_flag, steps_taken
 from reprolib.methods import AnomalyMethod, Scores, get_method_class
 from reprolib.protocols import protocol_name, subclass_protocol
 from reprolib.results import ResultRecorder
@@ -125,7 +126,9 @@ def record(recorder: ResultRecorder, ev: Evaluation, *, policies: tuple[str, ...
     """Compute metrics of ``ev`` (image score, or ``ev.scores.extra[score]``) and add rows.
 
     Pixel metrics are added when the method returns maps and the dataset has masks (or when
-    ``pixel`` is forced). Returns the metric rows added.
+    ``pixel`` is forced); ``auroc``, ``ap``, ``pix_auroc`` and ``pix_aupr`` carry their
+    stratified bootstrap 95 % interval. Every row gets the training length actually run
+    (:func:`training_fields`). Returns the metric rows added.
     """
     from reprolib.metrics import evaluate_scores
 
@@ -141,16 +144,34 @@ def record(recorder: ResultRecorder, ev: Evaluation, *, policies: tuple[str, ...
     rows = evaluate_scores(ev.labels, image, policies=policies, val_scores=val,
                            maps=ev.scores.maps if use_pixel else None, masks=masks)
     spec = ev.method.data_spec()
-    config = ev.method.config
     recorder.add_metrics(
         rows, dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
         seed=ev.seed, protocol=protocol, table=table,
         n_normal=int((ev.labels == 0).sum()), n_abnormal=int((ev.labels == 1).sum()),
         selection="last_epoch", weights=ev.method.weights_used,
-        img_size=spec["img_size"], epochs=int(getattr(config, "epochs", 0)),
+        img_size=spec["img_size"], **training_fields(ev.method),
         runtime_s=float(ev.method.fit_seconds) + ev.score_seconds,
         code_version=code_version(ev.spec.method))
     return list(rows)
+
+
+def training_fields(method: AnomalyMethod) -> dict[str, Any]:
+    """``epochs`` (epochs actually run: the length of ``method.history``, else the config's
+    ``epochs``), ``steps`` (optimiser steps from the history; None when the history does not
+    count them; 0 for a method that does not train) and ``converged``
+    (:func:`reprolib.convergence.convergence_flag` on the loss term named by the method's
+    ``convergence_key``, if it has one) for the results columns of the same names."""
+    history = list(getattr(method, "history", None) or [])
+    if history:
+        epochs = len(history)
+        steps = steps_taken(history) if "steps" in history[-1] else None
+    else:
+        epochs = int(getattr(method.config, "epochs", 0) or 0)
+        steps = 0 if epochs == 0 else None
+    converged = convergence_flag(history, key=getattr(method, "convergence_key", None))
+    if not history and epochs > 0:
+        converged = "unknown"  # trained, but no loss was recorded
+    return {"epochs": epochs, "steps": steps, "converged": converged}
 
 
 def record_subclasses(recorder: ResultRecorder, ev: Evaluation, *, protocol: str = "",
@@ -163,6 +184,7 @@ def record_subclasses(recorder: ResultRecorder, ev: Evaluation, *, protocol: str
     Added only when the anomalous test images carry at least two different sub-labels (one
     sub-class would repeat the overall row). Returns the rows added."""
     from reprolib.metrics import image_auroc
+    from reprolib.metrics.bootstrap import image_intervals
 
     sublabels = getattr(ev.test, "sublabels", None)
     if sublabels is None:
@@ -178,14 +200,15 @@ def record_subclasses(recorder: ResultRecorder, ev: Evaluation, *, protocol: str
     rows = []
     for sub in classes:
         keep = (labels == 0) | ((labels == 1) & (sublabels == sub))
+        low, high = image_intervals(labels[keep], image[keep])["auroc"]
         row = {"metric": "auroc", "value": image_auroc(labels[keep], image[keep]),
-               "threshold_policy": "none"}
+               "threshold_policy": "none", "ci_low": low, "ci_high": high}
         recorder.add_metrics(
             [row], dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
             seed=ev.seed, protocol=subclass_protocol(protocol, sub), table=table,
             n_normal=n_normal, n_abnormal=int(keep.sum()) - n_normal,
             selection="last_epoch", weights=ev.method.weights_used,
-            img_size=spec["img_size"], epochs=int(getattr(ev.method.config, "epochs", 0)),
+            img_size=spec["img_size"], **training_fields(ev.method),
             runtime_s=float(ev.method.fit_seconds) + ev.score_seconds,
             code_version=code_version(ev.spec.method))
         rows.append({**row, "protocol": subclass_protocol(protocol, sub)})

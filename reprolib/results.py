@@ -26,9 +26,15 @@ from reprolib.paths import results_dir
 
 COLUMNS: tuple[str, ...] = (
     "paper", "table", "dataset", "protocol", "method", "variant", "seed", "metric", "value",
-    "n_normal", "n_abnormal", "threshold_policy", "selection", "weights", "img_size", "epochs",
-    "profile", "runtime_s", "code_version", "params_hash", "timestamp",
+    "ci_low", "ci_high", "n_normal", "n_abnormal", "threshold_policy", "selection", "weights",
+    "img_size", "epochs", "steps", "converged", "profile", "runtime_s", "code_version",
+    "params_hash", "timestamp",
 )
+#: Values of the ``converged`` column: the rule of :mod:`reprolib.convergence` (``yes``,
+#: ``not converged``, ``unknown`` under two epochs, ``n/a`` for a model that does not train or a
+#: row about no model) and ``not recorded`` for rows written before the column existed.
+NOT_RECORDED = "not recorded"
+CONVERGED_VALUES: tuple[str, ...] = ("yes", "not converged", "unknown", "n/a", NOT_RECORDED)
 #: A row is identified by these; a rerun replaces rows with the same key.
 KEY: tuple[str, ...] = ("paper", "table", "dataset", "protocol", "method", "variant", "seed",
                         "metric", "threshold_policy", "profile")
@@ -162,6 +168,21 @@ def validate(frame: pd.DataFrame, source: str = "results") -> pd.DataFrame:
         raise ResultsSchemaError(f"{source}: row {row} has a non-numeric or NaN value "
                                  f"{frame['value'].iloc[row]!r} for metric "
                                  f"'{frame['metric'].iloc[row]}'")
+    for low_high in ("ci_low", "ci_high"):
+        raw = frame[low_high]
+        blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and v.strip() == "")
+        bounds = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce")
+        bad_bound = bounds.isna() & ~blank
+        if bad_bound.any():
+            row = int(np.flatnonzero(bad_bound.to_numpy())[0])
+            raise ResultsSchemaError(f"{source}: row {row} has a non-numeric {low_high} "
+                                     f"{raw.iloc[row]!r}; expected a number or empty")
+    flags = frame["converged"].fillna("").astype(str)
+    bad_flag = ~flags.isin(CONVERGED_VALUES)
+    if bad_flag.any():
+        row = int(np.flatnonzero(bad_flag.to_numpy())[0])
+        raise ResultsSchemaError(f"{source}: row {row} has converged={flags.iloc[row]!r}; "
+                                 f"expected one of {list(CONVERGED_VALUES)}")
     return frame.loc[:, list(COLUMNS)]
 
 
@@ -239,6 +260,8 @@ def read_results(profile: str, results: str | os.PathLike[str] | None = None) ->
         return pd.DataFrame(columns=list(COLUMNS))
     frame = pd.concat(frames, ignore_index=True)
     frame["value"] = frame["value"].astype(float)
+    for column in ("ci_low", "ci_high"):
+        frame[column] = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
     return frame
 
 
@@ -265,25 +288,43 @@ class ResultRecorder:
             table: str | None = None, protocol: str = "", variant: str = "",
             threshold_policy: str = "none", n_normal: int = 0, n_abnormal: int = 0,
             selection: str = "last_epoch", weights: str = "none", img_size: int = 0,
-            epochs: int = 0, runtime_s: float = float("nan"), code_version: str = "") -> None:
-        """Add one measured number."""
+            epochs: int = 0, runtime_s: float = float("nan"), code_version: str = "",
+            ci_low: float | None = None, ci_high: float | None = None,
+            steps: int | None = None, converged: str = NOT_RECORDED) -> None:
+        """Add one measured number.
+
+        ``ci_low``/``ci_high``: its 95 % interval (None: the metric has none); ``steps``: the
+        optimiser steps the model trained for (None: not known); ``converged``: one of
+        :data:`CONVERGED_VALUES` (:func:`reprolib.convergence.convergence_flag`).
+        """
+        if converged not in CONVERGED_VALUES:
+            raise ValueError(f"converged: expected one of {list(CONVERGED_VALUES)}, "
+                             f"got {converged!r}")
+        if (ci_low is None) != (ci_high is None):
+            raise ValueError("ci_low and ci_high: give both or neither; found only "
+                             f"{'ci_low' if ci_high is None else 'ci_high'}")
         self.rows.append({
             "paper": self.paper, "table": table or self.table, "dataset": dataset,
             "protocol": protocol, "method": method, "variant": variant, "seed": seed,
-            "metric": metric, "value": float(value), "n_normal": n_normal,
-            "n_abnormal": n_abnormal, "threshold_policy": threshold_policy,
-            "selection": selection, "weights": weights, "img_size": img_size, "epochs": epochs,
+            "metric": metric, "value": float(value),
+            "ci_low": np.nan if ci_low is None else float(ci_low),
+            "ci_high": np.nan if ci_high is None else float(ci_high),
+            "n_normal": n_normal, "n_abnormal": n_abnormal,
+            "threshold_policy": threshold_policy, "selection": selection, "weights": weights,
+            "img_size": img_size, "epochs": epochs,
+            "steps": "" if steps is None else int(steps), "converged": converged,
             "profile": self.profile, "runtime_s": runtime_s, "code_version": code_version,
             "params_hash": self.params_hash,
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
         })
 
     def add_metrics(self, metric_rows: Iterable[Mapping[str, Any]], **fields: Any) -> None:
-        """Add rows ``{"metric", "value", "threshold_policy"}`` (from
+        """Add rows ``{"metric", "value", "threshold_policy"[, "ci_low", "ci_high"]}`` (from
         ``reprolib.metrics.evaluate_scores``) sharing ``fields``."""
         for row in metric_rows:
             self.add(metric=row["metric"], value=row["value"],
-                     threshold_policy=row.get("threshold_policy", "none"), **fields)
+                     threshold_policy=row.get("threshold_policy", "none"),
+                     ci_low=row.get("ci_low"), ci_high=row.get("ci_high"), **fields)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=list(COLUMNS))

@@ -18,7 +18,8 @@ MAPPING = dict(comparison.FALLBACK_STANDS_IN_FOR)
 def _row(**fields: object) -> dict[str, object]:
     row: dict[str, object] = {c: "" for c in COLUMNS}
     row.update({"seed": 0, "threshold_policy": "none", "profile": "unit", "img_size": 64,
-                "epochs": 2, "weights": "random", "n_normal": 10, "n_abnormal": 10})
+                "epochs": 2, "weights": "random", "n_normal": 10, "n_abnormal": 10,
+                "converged": "yes"})
     row.update(fields)
     return row
 
@@ -198,3 +199,63 @@ def test_notebook_runs_on_a_results_folder(isolated_dirs: Path, ours: pd.DataFra
     text = (results / "unit" / "comparison.md").read_text()
     assert "profile `unit`" in text and "## heteroae t1" in text
     assert (results / "figures" / "unit" / "99_comparison_heteroae_t1.png").exists()
+
+
+def test_agreement_tie_close_far() -> None:
+    assert comparison.agreement(0.80, 0.10, 0.75, 0.95) == comparison.TIE  # inside the interval
+    assert comparison.agreement(0.80, 0.03, float("nan"), float("nan")) == comparison.CLOSE
+    assert comparison.agreement(0.80, 0.10, 0.85, 0.95) == comparison.FAR
+    assert comparison.agreement(0.80, 0.04, 0.85, 0.95) == comparison.CLOSE
+    assert comparison.agreement(float("nan"), float("nan"), 0.1, 0.2) == ""
+
+
+@pytest.fixture
+def evidence(ours: pd.DataFrame) -> pd.DataFrame:
+    """``ours`` plus intervals, floor rows and a model that did not converge."""
+    frame = ours.astype({"ci_low": object, "ci_high": object})
+    ae = (frame["method"] == "ae") & (frame["metric"] == "auroc")
+    frame.loc[ae, ["ci_low", "ci_high", "converged"]] = [0.55, 0.97, "not converged"]
+    hetero = (frame["method"] == "hetero_ae") & (frame["metric"] == "auroc")
+    frame.loc[hetero, ["ci_low", "ci_high"]] = [0.70, 0.88]  # paper 0.9067: outside
+    floors = [_row(paper="heteroae", table="t1", dataset="phantom_cxr", method=m,
+                   variant=v, metric="auroc", value=x, ci_low=x - 0.1, ci_high=x + 0.05,
+                   converged="n/a")
+              for m, v, x in [("mean_intensity", "reference_floor", 0.60),
+                              ("pca_recon", "reference_floor", 0.82),
+                              ("knn_pixels", "reference_floor", 0.78),
+                              ("knn_pixels", "reference_floor_features", 0.88)]]
+    return pd.concat([frame, pd.DataFrame(floors, columns=list(COLUMNS))], ignore_index=True)
+
+
+def test_intervals_ties_floors_and_convergence(evidence: pd.DataFrame, isolated_dirs: Path
+                                               ) -> None:
+    out = comparison.compare(load_paper_reported(), evidence, MAPPING)
+    ae = _one(out, paper="heteroae", table="t1", paper_dataset="kermany_cxr", method="ae",
+              metric="auroc")
+    assert ae["agreement"] == comparison.TIE  # paper 0.5987 inside [0.55, 0.97]
+    assert (ae["our_ci_low"], ae["our_ci_high"]) == (0.55, 0.97)
+    assert ae["converged"] == "not converged"
+    assert ae["reference_floor_value"] == 0.82 and ae["reference_floor_method"] == "pca_recon"
+    assert ae["reference_floor_features_value"] == 0.88
+    hetero = _one(out, paper="heteroae", table="t1", paper_dataset="kermany_cxr",
+                  method="hetero_ae", metric="auroc")
+    assert hetero["agreement"] == comparison.FAR  # 0.85 vs 0.9067: outside the CI, > 0.05
+    # The interval of several seeds: the mean of the per-seed bounds.
+    assert (hetero["our_ci_low"], hetero["our_ci_high"]) == pytest.approx((0.70, 0.88))
+    f1 = _one(out, paper="heteroae", table="t1", paper_dataset="kermany_cxr",
+              method="hetero_ae", metric="f1", status="measured")
+    assert np.isnan(f1["reference_floor_value"])  # no floor for this metric/policy
+    summary = comparison.table_summary(out).set_index(["paper", "table"])
+    row = summary.loc[("heteroae", "t1")]
+    assert row["ties"] == 1 and row["not_converged"] == 1
+    assert row["above_floor"] == "2/2"  # ae 0.95 and hetero_ae 0.85 above pca_recon's 0.82
+    text = comparison.build_report("unit", ours=evidence).write().read_text()
+    assert "| tie |" in text and "**not converged**" in text
+    assert "0.820 (pca_recon)" in text and "0.880 (knn_pixels)" in text
+    assert "[0.550, 0.970]" in text
+
+
+def test_error_bars_use_the_interval_else_the_std() -> None:
+    rows = pd.DataFrame({"our_mean": [0.8, 0.6], "our_std": [0.05, 0.02],
+                         "our_ci_low": [0.7, np.nan], "our_ci_high": [0.85, np.nan]})
+    np.testing.assert_allclose(comparison.error_bars(rows), [[0.1, 0.02], [0.05, 0.02]])

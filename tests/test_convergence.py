@@ -57,3 +57,13 @@ def test_too_short_or_untrained() -> None:
     assert convergence_flag([]) == NOT_TRAINED
     assert steps_taken([]) == 0
     assert steps_taken(_history([1.0, 0.5, 0.4], steps_per_epoch=7)) == 21
+
+
+def test_term_logged_only_in_the_last_phase() -> None:
+    """f-AnoGAN: the GAN epochs log other terms; the encoder phase's term is judged alone."""
+    from reprolib.convergence import convergence_flag
+    history = [{"d_loss": 1.0, "g_loss": 2.0} for _ in range(5)]
+    history += [{"izif": 1.0 / (e + 1)} for e in range(10)]
+    assert convergence_flag(history) == "not converged"
+    assert convergence_flag(history + [{"izif": 0.1}] * 20) == "yes"
+    assert convergence_flag(history[:6]) == "unknown"

@@ -105,3 +105,36 @@ def test_rerun_keeps_identical_rows_and_replaces_changed_ones(tmp_path) -> None:
     frame = pd.read_csv(path).set_index("method")
     assert set(frame["code_version"]) == {"0.1.0+def"}
     assert frame.loc["vae", "timestamp"] == "2026-07-07T07:07:07"
+
+
+def test_evidence_columns_round_trip_and_checks(tmp_path) -> None:
+    rec = _recorder(tmp_path)
+    rec.add(dataset="d", method="ae", metric="auroc", value=0.7, ci_low=0.6, ci_high=0.8,
+            epochs=4, steps=40, converged="yes")
+    rec.add(dataset="d", method="ae", metric="f1", value=0.6, threshold_policy="best_f1")
+    rec.write()
+    frame = read_results("smoke", tmp_path).set_index("metric")
+    assert list(COLUMNS).index("ci_low") == list(COLUMNS).index("value") + 1
+    assert list(COLUMNS).index("steps") == list(COLUMNS).index("epochs") + 1
+    assert list(COLUMNS).index("converged") == list(COLUMNS).index("steps") + 1
+    assert (frame.loc["auroc", "ci_low"], frame.loc["auroc", "ci_high"]) == (0.6, 0.8)
+    assert frame.loc["auroc", "converged"] == "yes" and int(frame.loc["auroc", "steps"]) == 40
+    assert pd.isna(frame.loc["f1", "ci_low"]) and frame.loc["f1", "converged"] == "not recorded"
+    with pytest.raises(ValueError, match="converged: expected one of"):
+        rec.add(dataset="d", method="ae", metric="auroc", value=0.7, converged="maybe")
+    with pytest.raises(ValueError, match="give both or neither"):
+        rec.add(dataset="d", method="ae", metric="auroc", value=0.7, ci_low=0.5)
+    bad = rec.frame().assign(converged="perhaps")
+    with pytest.raises(ResultsSchemaError, match="converged='perhaps'"):
+        write_rows(bad, "nb", "smoke", tmp_path)
+    bad = rec.frame().astype({"ci_low": object}).assign(ci_low="low")
+    with pytest.raises(ResultsSchemaError, match="non-numeric ci_low 'low'"):
+        write_rows(bad, "nb", "smoke", tmp_path)
+
+
+def test_committed_results_follow_the_schema() -> None:
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "results"
+    for profile in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "figures"):
+        frame = read_results(profile, root)
+        assert list(frame.columns) == list(COLUMNS), profile

@@ -138,6 +138,9 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
     default (no paper's protocol uses ``standardize`` or ``dedup``). Loader options:
     ``classes`` (class-folder sets),
     ``grades`` (eyeq), ``lesions``/``crops`` (idrid), ``test_normal_fraction`` (octid).
+    ``sanity_square`` ("saturate", "invert" or True = "saturate") makes the test split the
+    sanity set of :mod:`reprolib.data.sanity` (normal test images, half of them with a
+    pasted square); train and val are unchanged.
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split: expected 'train', 'val' or 'test', got {split!r}")
@@ -145,6 +148,12 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
         raise ValueError(f"normalize: expected one of {list(NORMALIZATIONS)}, got {normalize!r}")
     if channels not in (None, 1, 3):
         raise ValueError(f"channels: expected 1, 3 or None, got {channels!r}")
+    sanity = options.pop("sanity_square", None)
+    if sanity is not None and sanity is not False:
+        from reprolib.data.sanity import check_mode
+        sanity = check_mode(sanity)
+    else:
+        sanity = None
     phantoms = _phantoms()
     phantom_options: dict[str, Any] = {}
     if name in phantoms:
@@ -172,7 +181,8 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
                                                "covid19") else set()
     unknown = sorted(set(options) - accepted)
     if unknown:
-        allowed = accepted | _COMMON | (_PHANTOM if name in phantoms else set())
+        allowed = accepted | _COMMON | {"sanity_square"} | (
+            _PHANTOM if name in phantoms else set())
         raise ValueError(f"{name}: unknown option(s) {unknown}: expected some of "
                          f"{sorted(allowed)}")
     if protocol is not None and spec.protocols and protocol not in spec.protocols:
@@ -206,12 +216,19 @@ def get_dataset(name: str, split: str, *, root: str | os.PathLike[str] | None = 
                   **{k: v for k, v in common.items() if k != "skip_corrupt"
                      and not (k in ("dedup", "standardize") and not v)
                      and not (k == "dedup" and split == "train")}}
-    dataset = ImageDataset(records, name=name, split=split, img_size=img_size,
-                           channels=channels or spec.channels, normalize=normalize,
-                           square=square, clahe=bool(common.get("clahe", False)),
-                           standardize=bool(common.get("standardize", False)),
-                           cache_in_memory=cache_in_memory, options=fp_options,
-                           skip_corrupt=bool(common.get("skip_corrupt", False)), root=directory)
+    ds_kwargs = {"name": name, "split": split, "img_size": img_size,
+                 "channels": channels or spec.channels, "normalize": normalize,
+                 "square": square, "clahe": bool(common.get("clahe", False)),
+                 "standardize": bool(common.get("standardize", False)),
+                 "cache_in_memory": cache_in_memory, "options": fp_options,
+                 "skip_corrupt": bool(common.get("skip_corrupt", False)), "root": directory}
+    dataset: ImageDataset
+    if sanity is not None and split == "test":
+        from reprolib.data.sanity import SanityDataset, sanity_records
+        fp_options["sanity_square"] = sanity
+        dataset = SanityDataset(sanity_records(records, seed), mode=sanity, **ds_kwargs)
+    else:
+        dataset = ImageDataset(records, **ds_kwargs)
     if dedup and split != "train":
         from reprolib.data.dedup import DEFAULT_MAX_DISTANCE, DEFAULT_MAX_RMS, HASH_VERSION
         dataset.duplicates_removed = removed

@@ -144,7 +144,7 @@ def record_model_sizes(recorder: ResultRecorder, sizes: pd.DataFrame, *,
         for metric in metrics:
             recorder.add(dataset="", method="hetero_ae", variant=str(variant), metric=metric,
                          value=float(row[metric]), protocol="model_size",
-                         img_size=int(row["img_size"]), weights="n/a")
+                         img_size=int(row["img_size"]), weights="n/a", converged="n/a")
 
 
 # --- figures -----------------------------------------------------------------------------------

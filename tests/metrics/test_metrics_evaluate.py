@@ -45,7 +45,9 @@ def test_image_rows() -> None:
     rows = evaluate_scores(labels, scores, policies=("best_f1", "youden", "normal_val"),
                            val_scores=val)
     values = _by_key(rows)
-    assert all(set(row) == {"metric", "value", "threshold_policy"} for row in rows)
+    with_ci = {"auroc", "ap"}
+    assert all(set(row) == {"metric", "value", "threshold_policy"}
+               | ({"ci_low", "ci_high"} if row["metric"] in with_ci else set()) for row in rows)
     assert all(isinstance(row["value"], float) for row in rows)
     assert {row["metric"] for row in rows} <= set(METRIC_NAMES)
     assert values["auroc", "none"] == pytest.approx(roc_auc_score(labels, scores))

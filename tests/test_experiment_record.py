@@ -1,0 +1,53 @@
+"""experiment.record fills the evidence columns: intervals, epochs run, steps, convergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tinydata import TinyDataset
+
+from reprolib.convergence import convergence_flag
+from reprolib.experiment import Evaluation, MethodSpec, record, training_fields
+from reprolib.methods import create_method
+from reprolib.results import ResultRecorder, read_results
+
+
+@pytest.fixture
+def evaluation() -> Evaluation:
+    train, test = TinyDataset(n=8), TinyDataset(n=12, anomalous=6, seed=1)
+    method = create_method("conv_ae", {"img_size": 32, "epochs": 3, "batch_size": 4},
+                           device="cpu").fit(train)
+    method.fit_seconds = 0.0
+    return Evaluation(MethodSpec("conv_ae"), "tiny", 0, method, test, method.score(test), None,
+                      0.0)
+
+
+def test_rows_carry_intervals_epochs_steps_and_flag(evaluation: Evaluation, tmp_path) -> None:
+    recorder = ResultRecorder(paper="reference", table="t0", notebook="unit", profile="unit",
+                              results=tmp_path)
+    record(recorder, evaluation, policies=("best_f1",))
+    recorder.write()
+    frame = read_results("unit", tmp_path).set_index(["metric", "threshold_policy"])
+    history = evaluation.method.history
+    assert (frame["epochs"] == len(history)).all()
+    assert (frame["converged"] == convergence_flag(history)).all()
+    for metric in ("auroc", "ap", "pix_auroc", "pix_aupr"):
+        low, value, high = frame.loc[(metric, "none"), ["ci_low", "value", "ci_high"]]
+        assert low <= value <= high
+    assert np.isnan(frame.loc[("f1", "best_f1"), "ci_low"])
+    expected_steps = history[-1].get("steps")
+    steps = frame.loc[("auroc", "none"), "steps"]
+    assert (str(steps) == "" if expected_steps is None else int(steps) == expected_steps)
+
+
+def test_training_fields_rules(evaluation: Evaluation) -> None:
+    method = evaluation.method
+    method.history = [{"loss": 1.0 / (e + 1), "steps": 5 * (e + 1)} for e in range(20)]
+    assert training_fields(method) == {"epochs": 20, "steps": 100,
+                                       "converged": convergence_flag(method.history)}
+    method.convergence_key = "other"
+    method.history = [{"loss": 1.0, "other": 2.0 - e, "steps": e} for e in range(10)]
+    assert training_fields(method)["converged"] == "not converged"
+    del method.convergence_key
+    method.history = []  # trained (config epochs 3) but nothing recorded
+    assert training_fields(method) == {"epochs": 3, "steps": None, "converged": "unknown"}
