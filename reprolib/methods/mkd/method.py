@@ -37,6 +37,8 @@ class MKDConfig(MethodConfig):
     img_size: int = 256
     in_channels: int = 3
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     cloner_thin: int = 16
     cloner_bias: bool = False
     lamda: float = 0.01
@@ -68,7 +70,8 @@ class MKD(PretrainedMethod):
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        vgg, self.weights_used = load_backbone("vgg16", c.weights)
+        vgg, self.weights_used = load_backbone("vgg16", c.weights,
+                                                  required=c.require_imagenet)
         self.source = freeze(FeatureTaps(vgg, MKD_TAPS)).to(self.device)
         self.cloner = FeatureTaps(make_cloner(c.cloner_thin, bias=c.cloner_bias),
                                   MKD_TAPS).to(self.device)

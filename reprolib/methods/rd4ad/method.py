@@ -38,6 +38,8 @@ class RD4ADConfig(MethodConfig):
     in_channels: int = 3
     backbone: Literal["wide_resnet50_2", "resnet50", "resnet18"] = "wide_resnet50_2"
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     epochs: int = 200
     batch_size: int = 16
     lr: float = 5e-3
@@ -63,7 +65,8 @@ class RD4AD(PretrainedMethod):
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        encoder, self.weights_used = load_backbone(c.backbone, c.weights)
+        encoder, self.weights_used = load_backbone(c.backbone, c.weights,
+                                                     required=c.require_imagenet)
         self.encoder = freeze(FeatureTaps(encoder, ENCODER_TAPS)).to(self.device)
         self.bottleneck = OneClassBottleneck(c.backbone).to(self.device)
         self.decoder = ReverseDecoder(c.backbone).to(self.device)
