@@ -90,11 +90,14 @@ class LiteBackbone(nn.Module):
     ``features.1``..``features.7`` = the seven block stages (16, 24, 40, 80, 112, 192, 320
     channels at strides 2, 4, 8, 16, 16, 32, 32), ``features.8`` = the 1x1 head (1280).
     Aliases ``layer1``..``layer4`` name the stride-4/8/16/32 stage ends (``features.2``,
-    ``.3``, ``.5``, ``.7``) like a ResNet's. Input: ImageNet-normalised images (the loaders'
+    ``.3``, ``.5``, ``.7``) like a ResNet's, and ``pool2``..``pool5`` the same ends by the
+    stride of VGG16's max-pool outputs (MKD's taps). Input: ImageNet-normalised images (the loaders'
     ``normalize="imagenet"``), converted to [-1, 1] inside (:class:`ImagenetToSymmetric`)."""
 
     tap_aliases: dict[str, str] = {"layer1": "features.2", "layer2": "features.3",
-                                   "layer3": "features.5", "layer4": "features.7"}
+                                   "layer3": "features.5", "layer4": "features.7",
+                                   "pool2": "features.2", "pool3": "features.3",
+                                   "pool4": "features.5", "pool5": "features.7"}
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()

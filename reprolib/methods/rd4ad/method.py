@@ -36,7 +36,9 @@ ENCODER_TAPS = ("layer1", "layer2", "layer3")
 class RD4ADConfig(MethodConfig):
     img_size: int = 256
     in_channels: int = 3
-    backbone: Literal["wide_resnet50_2", "resnet50", "resnet18"] = "wide_resnet50_2"
+    #: ``efficientnet_lite0``: the packaged ImageNet weights (a recorded variant, issue 9).
+    backbone: Literal["wide_resnet50_2", "resnet50", "resnet18",
+                      "efficientnet_lite0"] = "wide_resnet50_2"
     weights: Literal["imagenet", "random"] = "imagenet"
     #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
     require_imagenet: bool = False
