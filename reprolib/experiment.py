@@ -220,6 +220,18 @@ def params_hash(**params: Any) -> str:
     return stable_hash(params, 12)
 
 
+def check_required_weights(methods: list[str | dict[str, Any]]) -> None:
+    """Build every method whose config sets ``require_imagenet: true`` (``paper`` profiles)
+    once, on the CPU, before anything is trained: a missing ImageNet weight file stops the run
+    at the start (MissingWeightsError naming the weights and where to put them), not after
+    hours of training the methods before it."""
+    for item in methods:
+        spec = MethodSpec.from_param(item)
+        config = spec.config or {}
+        if isinstance(config, dict) and config.get("require_imagenet"):
+            get_method_class(spec.method)(config, seed=0, device="cpu")
+
+
 def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any]], datasets: list[str],
              *, seeds: list[int], root: str | None = None,
              dataset_options: dict[str, dict[str, Any]] | None = None,
@@ -239,6 +251,7 @@ def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any]], data
     ``image_level_std``...). With ``subclasses``, :func:`record_subclasses` adds the rows of
     each abnormal sub-class where the test set has several.
     """
+    check_required_weights(methods)
     options = dataset_options or {}
     evaluations = []
     for dataset in datasets:

@@ -12,7 +12,8 @@ Tap names:
 - Anything with a ``features`` ``nn.Sequential`` (VGG, EfficientNet) or a bare ``nn.Sequential``:
   ``features.<i>`` (output of module ``i``); for VGG-style stacks also ``pool<k>`` (output of the
   k-th ``MaxPool2d``, k from 1) and ``conv<b>_<j>`` (output of the j-th convolution of block b,
-  before its ReLU).
+  before its ReLU). A backbone may add its own aliases in a ``tap_aliases`` dict (the packaged
+  EfficientNet-Lite0 names its stride-4/8/16/32 stage ends ``layer1``..``layer4``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class FeatureTaps(nn.Module):
             steps, aliases = _resnet_steps(backbone), {}
         elif isinstance(getattr(backbone, "features", None), nn.Sequential):
             steps, aliases = _sequential_steps(backbone.features)
+            aliases.update(getattr(backbone, "tap_aliases", {}))
         elif isinstance(backbone, nn.Sequential):
             steps, aliases = _sequential_steps(backbone)
         else:

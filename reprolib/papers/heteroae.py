@@ -42,7 +42,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     # Table II, homogeneous: the decoder mirrors the encoder's own block type
     "resnet_to_resnet": {"branches": ["resnet"]},
-    "efficientnet_to_efficientnet": {"encoder": "efficientnet_b0", "branches": ["mbconv"]},
+    # EfficientNet-Lite0 (packaged ImageNet weights, installable from the registry) stands in
+    # for the paper's EfficientNet, whose torchvision B0 weights need internet (issue 9)
+    "efficientnet_to_efficientnet": {"encoder": "efficientnet_lite0", "branches": ["mbconv"]},
     "cnntrans_to_cnntrans": {"encoder": "hybrid"},
     # Table II, heterogeneous: ResNet encoder, the decoder's blocks swapped in the same skeleton
     "resnet_to_swin": {"branches": ["swin", "swin"]},

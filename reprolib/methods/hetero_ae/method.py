@@ -6,9 +6,10 @@ Adam (1e-4 in the paper). Scoring: anomaly map M = sum over the three stages of 
 1 - cos(F_D^k, F_E^k) (Eqs. 6-7), image score = max of M (Eq. 8).
 
 The ablations of Tables II-IV are switches of this one method: ``encoder`` (resnet18,
-efficientnet_b0, swin_t, hybrid), ``branches`` (the decoder blocks of each hybrid module) and
-``comparison`` (``feature`` as the paper, or ``pixel``: the decoder gets an image head and is
-trained by pixel MSE; map = per-pixel squared error averaged over channels).
+efficientnet_b0, efficientnet_lite0 (packaged ImageNet weights), swin_t, hybrid), ``branches``
+(the decoder blocks of each hybrid module) and ``comparison`` (``feature`` as the paper, or
+``pixel``: the decoder gets an image head and is trained by pixel MSE; map = per-pixel squared
+error averaged over channels).
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ from reprolib.training import make_loader, optimiser_step, run_epochs
 class HeteroAEConfig(MethodConfig):
     img_size: int = 64
     in_channels: int = 3
-    encoder: Literal["resnet18", "efficientnet_b0", "swin_t", "hybrid"] = "resnet18"
+    encoder: Literal["resnet18", "efficientnet_b0", "efficientnet_lite0", "swin_t",
+                     "hybrid"] = "resnet18"
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the encoder's ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     train_encoder: bool = False
     branches: tuple[str, ...] = ("conv", "mstb")
     heads: tuple[int, int, int] = (2, 4, 8)  # stages 1, 2, 3 (§IV-B1)
@@ -105,7 +109,8 @@ class HeteroAE(PretrainedMethod):
         c = self.config
         self.net = HeteroAENet(c.img_size, c.encoder, c.weights, c.branches, c.heads,
                                c.patch_sizes, c.mlp_ratio,
-                               pixel_head=c.comparison == "pixel").to(self.device)
+                               pixel_head=c.comparison == "pixel",
+                               require_imagenet=c.require_imagenet).to(self.device)
         self.weights_used = self.net.encoder.weights
         if not c.train_encoder:
             for param in self.net.encoder.parameters():

@@ -30,12 +30,14 @@ from reprolib.blocks.feature_taps import FeatureTaps
 ENCODER_TAPS: dict[str, tuple[tuple[str, ...], bool]] = {
     "resnet18": (("layer1", "layer2", "layer3", "layer4"), False),
     "efficientnet_b0": (("features.2", "features.3", "features.5", "features.7"), False),
+    "efficientnet_lite0": (("features.2", "features.3", "features.5", "features.7"), False),
     "swin_t": (("features.1", "features.3", "features.5", "features.7"), True),
 }
 #: Channels of those taps (C1, C2, C3, C4).
 ENCODER_CHANNELS: dict[str, tuple[int, int, int, int]] = {
     "resnet18": (64, 128, 256, 512),
     "efficientnet_b0": (24, 40, 112, 320),
+    "efficientnet_lite0": (24, 40, 112, 320),
     "swin_t": (96, 192, 384, 768),
 }
 BRANCH_KINDS: tuple[str, ...] = ("conv", "mstb", "resnet", "mbconv", "swin", "pvt", "cmt")
@@ -451,10 +453,13 @@ class Encoder(nn.Module):
     """The encoder's four stages F_E^1..F_E^4 (strides 4, 8, 16, 32) as NCHW tensors.
 
     ``name``: ``resnet18`` (the paper), ``efficientnet_b0``, ``swin_t`` (ImageNet weights when
-    the machine has them) or ``hybrid`` (random init). ``self.weights`` records which weights.
+    the machine has them), ``efficientnet_lite0`` (the packaged ImageNet weights; see
+    :mod:`reprolib.blocks.backbones`) or ``hybrid`` (random init). ``self.weights`` records which
+    weights; ``required`` stops with MissingWeightsError when ImageNet weights are absent.
     """
 
-    def __init__(self, name: str, img_size: int, weights: str = "imagenet") -> None:
+    def __init__(self, name: str, img_size: int, weights: str = "imagenet",
+                 required: bool = False) -> None:
         super().__init__()
         self.name = name
         if name == "hybrid":
@@ -463,7 +468,7 @@ class Encoder(nn.Module):
             self.weights = "random (no pretrained weights exist for this encoder)"
         elif name in ENCODER_TAPS:
             taps, self.channels_last = ENCODER_TAPS[name]
-            backbone, self.weights = load_backbone(name, weights)
+            backbone, self.weights = load_backbone(name, weights, required=required)
             self.body = FeatureTaps(backbone, list(taps))
         else:
             raise ValueError(f"encoder: expected one of {[*ENCODER_TAPS, 'hybrid']}, "
@@ -505,9 +510,9 @@ class HeteroAENet(nn.Module):
     def __init__(self, img_size: int, encoder: str = "resnet18", weights: str = "imagenet",
                  branches: Sequence[str] = ("conv", "mstb"), heads: Sequence[int] = (2, 4, 8),
                  p2: Sequence[int] = (8, 4, 2), mlp_ratio: float = 4.0,
-                 pixel_head: bool = False) -> None:
+                 pixel_head: bool = False, require_imagenet: bool = False) -> None:
         super().__init__()
-        self.encoder = Encoder(encoder, img_size, weights)
+        self.encoder = Encoder(encoder, img_size, weights, required=require_imagenet)
         self.decoder = HybridDecoder(self.encoder.channels, img_size, branches, heads, p2,
                                      mlp_ratio)
         self.head = ImageHead(self.encoder.channels[0]) if pixel_head else None

@@ -29,14 +29,18 @@ from reprolib.blocks.feature_taps import FeatureTaps, freeze
 from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import PretrainedMethod, Scores
-from reprolib.methods.mkd.model import MKD_TAPS, make_cloner, mkd_sample_losses
+from reprolib.methods.mkd.model import MKD_TAPS, SOURCE_WIDTHS, make_cloner, mkd_sample_losses
 
 
 @dataclass
 class MKDConfig(MethodConfig):
     img_size: int = 256
     in_channels: int = 3
+    #: ``efficientnet_lite0``: the packaged ImageNet weights (a recorded variant, issue 9).
+    source: Literal["vgg16", "efficientnet_lite0"] = "vgg16"
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     cloner_thin: int = 16
     cloner_bias: bool = False
     lamda: float = 0.01
@@ -68,10 +72,11 @@ class MKD(PretrainedMethod):
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        vgg, self.weights_used = load_backbone("vgg16", c.weights)
-        self.source = freeze(FeatureTaps(vgg, MKD_TAPS)).to(self.device)
-        self.cloner = FeatureTaps(make_cloner(c.cloner_thin, bias=c.cloner_bias),
-                                  MKD_TAPS).to(self.device)
+        source, self.weights_used = load_backbone(c.source, c.weights,
+                                                  required=c.require_imagenet)
+        self.source = freeze(FeatureTaps(source, MKD_TAPS)).to(self.device)
+        cloner = make_cloner(c.cloner_thin, bias=c.cloner_bias, widths=SOURCE_WIDTHS[c.source])
+        self.cloner = FeatureTaps(cloner, MKD_TAPS).to(self.device)
 
     def fit(self, train: Dataset, val: Dataset | None = None) -> MKD:
         c = self.config

@@ -28,18 +28,26 @@ from reprolib.blocks.distill import flat_cosine_distance
 VGG16_BLOCKS: tuple[int, ...] = (2, 2, 3, 3, 3)
 VGG16_WIDTHS: tuple[int, ...] = (64, 128, 256, 512, 512)
 MKD_TAPS: tuple[str, ...] = ("pool2", "pool3", "pool4", "pool5")
+#: Width of each block's output per source; ``efficientnet_lite0`` (the packaged ImageNet
+#: weights, issue 9): its stride-4/8/16/32 stage ends, tapped as ``pool2``..``pool5`` (the
+#: strides of VGG16's max-pool outputs); block 1's width is unused (thin).
+SOURCE_WIDTHS: dict[str, tuple[int, ...]] = {
+    "vgg16": VGG16_WIDTHS,
+    "efficientnet_lite0": (64, 24, 40, 112, 320),
+}
 
 
 def make_cloner(thin: int = 16, *, bias: bool = False, in_channels: int = 3,
-                full_width_blocks: Sequence[int] = (2, 3, 4, 5)) -> nn.Sequential:
+                full_width_blocks: Sequence[int] = (2, 3, 4, 5),
+                widths: Sequence[int] = VGG16_WIDTHS) -> nn.Sequential:
     """VGG16-shaped cloner: conv3x3 + ReLU layers, max-pool after each block. Inner convs have
     ``thin`` channels; the last conv of every block in ``full_width_blocks`` (1-based) has the
-    source's width. Aliases ``pool<k>`` resolve through :class:`FeatureTaps`."""
+    source's width (``widths``). Aliases ``pool<k>`` resolve through :class:`FeatureTaps`."""
     if thin < 1:
         raise ValueError(f"thin: expected a positive channel count, got {thin}")
     layers: list[nn.Module] = []
     channels = in_channels
-    for block, (n_convs, width) in enumerate(zip(VGG16_BLOCKS, VGG16_WIDTHS), start=1):
+    for block, (n_convs, width) in enumerate(zip(VGG16_BLOCKS, widths, strict=True), start=1):
         for j in range(n_convs):
             last = j == n_convs - 1
             out = width if last and block in full_width_blocks else thin

@@ -36,8 +36,12 @@ ENCODER_TAPS = ("layer1", "layer2", "layer3")
 class RD4ADConfig(MethodConfig):
     img_size: int = 256
     in_channels: int = 3
-    backbone: Literal["wide_resnet50_2", "resnet50", "resnet18"] = "wide_resnet50_2"
+    #: ``efficientnet_lite0``: the packaged ImageNet weights (a recorded variant, issue 9).
+    backbone: Literal["wide_resnet50_2", "resnet50", "resnet18",
+                      "efficientnet_lite0"] = "wide_resnet50_2"
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     epochs: int = 200
     batch_size: int = 16
     lr: float = 5e-3
@@ -63,7 +67,8 @@ class RD4AD(PretrainedMethod):
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        encoder, self.weights_used = load_backbone(c.backbone, c.weights)
+        encoder, self.weights_used = load_backbone(c.backbone, c.weights,
+                                                     required=c.require_imagenet)
         self.encoder = freeze(FeatureTaps(encoder, ENCODER_TAPS)).to(self.device)
         self.bottleneck = OneClassBottleneck(c.backbone).to(self.device)
         self.decoder = ReverseDecoder(c.backbone).to(self.device)

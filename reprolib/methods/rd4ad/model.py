@@ -17,7 +17,9 @@ Map (Eq. 3): sum over stages of the upsampled per-pixel 1 - cosine.
 
 Stage sizes per backbone, following the public code's choices: ``wide_resnet50_2`` and
 ``resnet50`` (bottleneck blocks): OCE 3 blocks, decoder 3/4/6 blocks; ``resnet18`` (basic
-blocks, a smaller option for CPU profiles): OCE 2 blocks, decoder 2/2/2.
+blocks, a smaller option for CPU profiles): OCE 2 blocks, decoder 2/2/2;
+``efficientnet_lite0`` (the packaged ImageNet weights, issue 9): the ResNet-18 layout with the
+Lite0 stage widths (24, 40, 112; OCE 320), its basic blocks built at those widths.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ RD4AD_BACKBONES: dict[str, tuple[bool, int, int, tuple[int, int, int]]] = {
     "wide_resnet50_2": (True, 128, 3, (3, 4, 6)),
     "resnet50": (True, 64, 3, (3, 4, 6)),
     "resnet18": (False, 64, 2, (2, 2, 2)),
+    "efficientnet_lite0": (False, 64, 2, (2, 2, 2)),
+}
+#: backbone -> block ``planes`` of encoder stages 1-3 and of the one-class embedding (stage 4).
+RD4AD_PLANES: dict[str, tuple[int, int, int, int]] = {
+    "wide_resnet50_2": (64, 128, 256, 512),
+    "resnet50": (64, 128, 256, 512),
+    "resnet18": (64, 128, 256, 512),
+    "efficientnet_lite0": (24, 40, 112, 320),
 }
 
 
@@ -126,10 +136,11 @@ class OneClassBottleneck(nn.Module):
         super().__init__()
         bottleneck, base_width, oce_blocks, _ = RD4AD_BACKBONES[backbone]
         e = Bottleneck.expansion if bottleneck else BasicBlock.expansion
-        c1, c2, c3 = 64 * e, 128 * e, 256 * e
+        p1, p2, p3, p4 = RD4AD_PLANES[backbone]
+        c1, c2, c3 = p1 * e, p2 * e, p3 * e
         self.fuse1 = nn.Sequential(_conv_bn_relu(c1, c2), _conv_bn_relu(c2, c3))
         self.fuse2 = _conv_bn_relu(c2, c3)
-        self.oce = _encoder_stage(bottleneck, 3 * c3, 512, oce_blocks, base_width)
+        self.oce = _encoder_stage(bottleneck, 3 * c3, p4, oce_blocks, base_width)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         f1, f2, f3 = feats
@@ -144,9 +155,10 @@ class ReverseDecoder(nn.Module):
         super().__init__()
         bottleneck, base_width, _, blocks = RD4AD_BACKBONES[backbone]
         e = DeBottleneck.expansion if bottleneck else DeBasicBlock.expansion
-        self.stage3 = _decoder_stage(bottleneck, 512 * e, 256, blocks[0], base_width)
-        self.stage2 = _decoder_stage(bottleneck, 256 * e, 128, blocks[1], base_width)
-        self.stage1 = _decoder_stage(bottleneck, 128 * e, 64, blocks[2], base_width)
+        p1, p2, p3, p4 = RD4AD_PLANES[backbone]
+        self.stage3 = _decoder_stage(bottleneck, p4 * e, p3, blocks[0], base_width)
+        self.stage2 = _decoder_stage(bottleneck, p3 * e, p2, blocks[1], base_width)
+        self.stage1 = _decoder_stage(bottleneck, p2 * e, p1, blocks[2], base_width)
 
     def forward(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         d3 = self.stage3(embedding)

@@ -28,8 +28,13 @@ RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
 class STFPMConfig(MethodConfig):
     img_size: int = 256
     in_channels: int = 3
-    backbone: Literal["resnet18", "resnet50", "wide_resnet50_2"] = "resnet18"
+    #: ``efficientnet_lite0``: the packaged ImageNet weights (a recorded variant, issue 9); its
+    #: ``layer1``..``layer4`` are the stride-4/8/16/32 stage ends.
+    backbone: Literal["resnet18", "resnet50", "wide_resnet50_2",
+                      "efficientnet_lite0"] = "resnet18"
     weights: Literal["imagenet", "random"] = "imagenet"
+    #: Stop at construction when the ImageNet weights are absent (``paper`` profiles).
+    require_imagenet: bool = False
     layers: tuple[str, ...] = ("layer1", "layer2", "layer3")
     epochs: int = 100
     batch_size: int = 32
@@ -57,7 +62,8 @@ class STFPM(PretrainedMethod):
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        teacher, self.weights_used = load_backbone(c.backbone, c.weights)
+        teacher, self.weights_used = load_backbone(c.backbone, c.weights,
+                                                   required=c.require_imagenet)
         student, _ = load_backbone(c.backbone, "random")
         self.teacher = freeze(FeatureTaps(teacher, c.layers)).to(self.device)
         self.student = FeatureTaps(student, c.layers).to(self.device)

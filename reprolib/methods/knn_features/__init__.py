@@ -1,0 +1,1 @@
+"""kNN on globally pooled ImageNet features: a feature-level reference floor (issue 15)."""
