@@ -83,21 +83,31 @@ BROWSER_PX = 320
 def render_png(item: dict[str, Any], normalize: str = "unit", show_mask: bool = True, *,
                title: str = "", px: int = BROWSER_PX) -> bytes:
     """One item drawn as a ``px`` x ``px`` PNG (mask overlaid as in ``overlay``, ``title`` on
-    top). A fixed-size figure without pyplot: no global figure state, no inline backend."""
+    top). A fixed-size figure under matplotlib's default style, without pyplot: no global
+    figure state and no inline-backend settings, so the same item gives the same bytes in a
+    kernel and in a plain process."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     dpi = 80
-    fig = Figure(figsize=(px / dpi, px / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.02, 0.96, 0.84) if title else (0.02, 0.02, 0.96, 0.96))
-    ax.imshow(np.clip(overlay(item, normalize, show_mask), 0.0, 1.0), cmap="gray",
-              vmin=0.0, vmax=1.0)
-    ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=8, y=0.99, va="top")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(px / dpi, px / dpi), dpi=dpi, facecolor="white")
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.02, 0.02, 0.96, 0.84) if title else (0.02, 0.02, 0.96, 0.96))
+        ax.imshow(np.clip(overlay(item, normalize, show_mask), 0.0, 1.0))
+        ax.axis("off")
+        if title:
+            fig.suptitle(title, fontsize=8, y=0.99, va="top")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
+
+
+def browser_png(item: dict[str, Any], normalize: str = "unit", show_mask: bool = True
+                ) -> bytes:
+    """The browser's image of one item: ``render_png`` titled with id, label, sub-label."""
+    return render_png(item, normalize, show_mask,
+                      title=f"{item['id']}\nlabel {item['label']}  {item['sublabel']}")
 
 
 def browser_caption(name: str, split: str, index: int, item: dict[str, Any] | None,
@@ -145,8 +155,7 @@ def browser(datasets: dict[str, dict[str, ImageDataset]], *, show: bool = True) 
             return
         index = min(index_w.value, len(ds) - 1)
         item = ds[index]
-        image.value = render_png(item, ds.normalize, mask_w.value,
-                                 title=f"{item['id']}\nlabel {item['label']}  {item['sublabel']}")
+        image.value = browser_png(item, ds.normalize, mask_w.value)
         caption.value = browser_caption(name_w.value, split_w.value, index, item, mask_w.value)
 
     def on_change(change: dict[str, Any]) -> None:
