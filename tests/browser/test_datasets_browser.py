@@ -140,9 +140,14 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     for sub in ("runtime", "data", "config", "ipython", "settings", "workspaces"):
         (home / sub).mkdir(parents=True)
     (work / "no-data").mkdir(parents=True)
-    # No news feed, no update check: the test stays offline and the page quiet.
+    # No news feed, no update check, no "get notified about news?" toast over the screenshots:
+    # the test stays offline and the page quiet.
     (home / "config" / "jupyter_lab_config.json").write_text(json.dumps({"LabApp": {
         "news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}}))
+    notify = home / "settings" / "@jupyterlab" / "apputils-extension"
+    notify.mkdir(parents=True)
+    (notify / "notification.jupyterlab-settings").write_text(json.dumps(
+        {"fetchNews": "false", "checkForUpdates": False}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "MPLBACKEND"))}
     env.update({
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTER_DATA_DIR": str(home / "data"),
