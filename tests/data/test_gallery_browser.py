@@ -5,6 +5,7 @@ tests/browser/test_datasets_browser.py (``make test-browser``)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -12,6 +13,14 @@ from PIL import Image
 from tinydata import TinyDataset
 
 from reprolib.data import gallery
+
+
+@pytest.fixture(autouse=True)
+def close_widgets() -> Iterator[None]:
+    """Close the test's widgets (left to garbage collection, they complain at exit)."""
+    yield
+    import ipywidgets
+    ipywidgets.Widget.close_all()
 
 
 class Tiny(TinyDataset):
