@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import http.cookiejar
 import json
 import os
 import platform
@@ -194,13 +195,18 @@ def _stop(proc: subprocess.Popen, url: str) -> None:
     """Shut the kernels down through the API, then the server (SIGTERM, then SIGKILL of the
     process group this test started)."""
     if proc.poll() is None:
-        try:
-            kernels = json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=5).read())
+        try:  # the server wants its XSRF cookie echoed in a header on DELETE
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            kernels = json.loads(opener.open(f"{url}/api/kernels", timeout=5).read())
+            opener.open(f"{url}/lab", timeout=10).read()
+            xsrf = next((c.value for c in jar if c.name == "_xsrf"), "")
             for k in kernels:
-                urllib.request.urlopen(urllib.request.Request(
-                    f"{url}/api/kernels/{k['id']}", method="DELETE"), timeout=30).read()
+                opener.open(urllib.request.Request(
+                    f"{url}/api/kernels/{k['id']}", method="DELETE",
+                    headers={"X-XSRFToken": xsrf}), timeout=30).read()
         except OSError:
-            pass
+            pass  # SIGTERM below shuts the kernels down as well
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
