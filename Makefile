@@ -14,7 +14,8 @@ TEST_ENV := REPROLIB_CACHE=$(TEST_TMP)/cache REPROLIB_RESULTS=$(TEST_TMP)/result
 # Profiles that `make reproduce` knows: those with a params file for the comparison notebook.
 PROFILES := $(sort $(basename $(notdir $(wildcard params/99_comparison/*.yaml))))
 
-.PHONY: setup reproduce check-profile notebook test lint clean clean-cache
+.PHONY: setup reproduce check-profile notebook test test-browser browser-deps nb-normalise lint \
+	clean clean-cache
 
 # An unknown PROFILE stops before anything is installed or run, and lists the known ones.
 check-profile:
@@ -54,6 +55,26 @@ test: setup
 	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q tests
 	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q -p nbval --nbval-lax \
 		$(TEST_TMP)/executed/smoke
+
+# 00_datasets' widget browser in a real JupyterLab and headless Chromium (tests/browser, issue 16):
+# ~1 min once Debian's chromium and chromium-driver are installed (browser-deps, ~30 s, root).
+BROWSER_SHOTS ?= $(CURDIR)/.cache/test-browser/screenshots
+test-browser: setup
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) browser-deps
+	rm -rf $(TEST_TMP)-browser
+	REPROLIB_CACHE=$(TEST_TMP)-browser/cache REPROLIB_RESULTS=$(TEST_TMP)-browser/results \
+		REPROLIB_EXECUTED=$(TEST_TMP)-browser/executed REPROLIB_OFFLINE=1 REPROLIB_PROGRESS=0 \
+		REPROLIB_BROWSER_SHOTS=$(BROWSER_SHOTS) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
+		$(PY) -m pytest -q -rP -m browser tests/browser
+
+browser-deps:
+	@test "$$(id -u)" = 0 || { echo "browser-deps: expected root to apt-get install chromium chromium-driver; run: sudo apt-get install -y chromium chromium-driver" >&2; exit 2; }
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+
+# Give notebooks/ the metadata JupyterLab writes (after editing notebooks with other tools).
+nb-normalise: setup
+	$(PY) tools/nb_normalise.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

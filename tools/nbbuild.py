@@ -11,13 +11,13 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nb_normalise import normalise, write_atomic  # noqa: E402
+
 
 def build(cells: list[tuple[str, str]], path: str | Path) -> Path:
     """``cells``: ("md" | "code" | "params", source)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
     for kind, source in cells:
         source = source.strip("\n")
         if kind == "md":
@@ -30,7 +30,7 @@ def build(cells: list[tuple[str, str]], path: str | Path) -> Path:
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:02d}"
     path = Path(path)
-    nbformat.write(nb, path)
+    write_atomic(normalise(nb), path)  # the metadata JupyterLab writes (nb_normalise.py)
     return path
 
 

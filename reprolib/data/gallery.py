@@ -3,6 +3,7 @@ overlaid, class counts per split."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,44 +74,112 @@ def count_table(datasets: dict[str, dict[str, ImageDataset]]) -> Any:
     return pd.DataFrame(rows)
 
 
-def browser(datasets: dict[str, dict[str, ImageDataset]]) -> Any:
-    """An ipywidgets browser: dataset, split, index, mask on/off."""
+BROWSER_PX = 320
+"""Width and height in pixels of the browser's image (``render_png``'s default)."""
+
+
+def render_png(item: dict[str, Any], normalize: str = "unit", show_mask: bool = True, *,
+               title: str = "", px: int = BROWSER_PX) -> bytes:
+    """One item drawn as a ``px`` x ``px`` PNG (mask overlaid as in ``overlay``, ``title`` on
+    top). A fixed-size figure under matplotlib's default style, without pyplot: no global
+    figure state and no inline-backend settings, so the same item gives the same bytes in a
+    kernel and in a plain process."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    dpi = 80
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(px / dpi, px / dpi), dpi=dpi, facecolor="white")
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.02, 0.02, 0.96, 0.84) if title else (0.02, 0.02, 0.96, 0.96))
+        ax.imshow(np.clip(overlay(item, normalize, show_mask), 0.0, 1.0))
+        ax.axis("off")
+        if title:
+            fig.suptitle(title, fontsize=8, y=0.99, va="top")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return buf.getvalue()
+
+
+def browser_png(item: dict[str, Any], normalize: str = "unit", show_mask: bool = True
+                ) -> bytes:
+    """The browser's image of one item: ``render_png`` titled with id, label, sub-label."""
+    return render_png(item, normalize, show_mask,
+                      title=f"{item['id']}\nlabel {item['label']}  {item['sublabel']}")
+
+
+def browser_caption(name: str, split: str, index: int, item: dict[str, Any] | None,
+                    show_mask: bool) -> str:
+    """The line shown under the browser's image: what is shown, so a reader (and the browser
+    test) can tell which image should be there."""
+    if item is None:
+        return f"{name} / {split}: empty split"
+    return (f"{name} / {split} / #{index}: {item['id']}, label {item['label']} "
+            f"({item['sublabel']}), mask {'on' if show_mask else 'off'}")
+
+
+def browser(datasets: dict[str, dict[str, ImageDataset]], *, show: bool = True) -> Any:
+    """An ipywidgets browser: dataset, split, index, mask on/off (``00_datasets.ipynb``).
+
+    Every user change re-renders once into an ``ipywidgets.Image`` (PNG bytes) and a caption
+    ``Label``: plain widget-state updates, which the front end applies in order. (Clearing an
+    ``Output`` widget and appending a figure from each observer raced in JupyterLab and left
+    the image blank on about every other change, issue 16.) A dataset change that also changes
+    the split options or the index range refreshes once, not once per changed control."""
     import ipywidgets as widgets
     from IPython.display import display
 
     names = list(datasets)
-    name_w = widgets.Dropdown(options=names, description="dataset")
+    if not names:
+        raise ValueError("browser: expected at least one dataset, found none")
+    empty = [n for n in names if not datasets[n]]
+    if empty:
+        raise ValueError(f"browser: expected splits for every dataset, found none for {empty}")
+    name_w = widgets.Dropdown(options=names, value=names[0], description="dataset")
     split_w = widgets.Dropdown(options=list(datasets[names[0]]), description="split")
-    index_w = widgets.IntSlider(0, 0, max(0, len(datasets[names[0]][split_w.value]) - 1),
-                                description="index")
-    mask_w = widgets.Checkbox(True, description="mask")
-    out = widgets.Output()
+    index_w = widgets.IntSlider(value=0, min=0,
+                                max=max(0, len(datasets[names[0]][split_w.value]) - 1),
+                                description="index", continuous_update=False)
+    mask_w = widgets.Checkbox(value=True, description="mask")
+    image = widgets.Image(format="png", width=BROWSER_PX, height=BROWSER_PX)
+    caption = widgets.Label()
+    syncing = False
 
-    def refresh(*_: Any) -> None:
+    def refresh() -> None:
         ds = datasets[name_w.value][split_w.value]
-        index_w.max = max(0, len(ds) - 1)
-        out.clear_output()
         if not len(ds):
-            out.append_stdout("empty split\n")
+            image.value = b""
+            caption.value = browser_caption(name_w.value, split_w.value, 0, None, False)
             return
-        item = ds[min(index_w.value, len(ds) - 1)]
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.imshow(overlay(item, ds.normalize, mask_w.value), cmap="gray")
-        ax.set_title(f"{item['id']}\nlabel {item['label']}  {item['sublabel']}", fontsize=8)
-        ax.axis("off")
-        out.append_display_data(fig)
-        plt.close(fig)
+        index = min(index_w.value, len(ds) - 1)
+        item = ds[index]
+        image.value = browser_png(item, ds.normalize, mask_w.value)
+        caption.value = browser_caption(name_w.value, split_w.value, index, item, mask_w.value)
 
-    def on_name(*_: Any) -> None:
-        split_w.options = list(datasets[name_w.value])
+    def on_change(change: dict[str, Any]) -> None:
+        nonlocal syncing
+        if syncing:  # a control set below, as part of the change being handled
+            return
+        syncing = True
+        try:
+            if change["owner"] is name_w:
+                splits = list(datasets[name_w.value])
+                keep = split_w.value if split_w.value in splits else splits[0]
+                split_w.options = splits
+                split_w.value = keep
+            if change["owner"] in (name_w, split_w):
+                index_w.max = max(0, len(datasets[name_w.value][split_w.value]) - 1)
+        finally:
+            syncing = False
         refresh()
 
-    name_w.observe(on_name, "value")
-    for w in (split_w, index_w, mask_w):
-        w.observe(refresh, "value")
+    for w in (name_w, split_w, index_w, mask_w):
+        w.observe(on_change, "value")
     refresh()
-    box = widgets.VBox([widgets.HBox([name_w, split_w]), widgets.HBox([index_w, mask_w]), out])
-    display(box)
+    box = widgets.VBox([widgets.HBox([name_w, split_w]), widgets.HBox([index_w, mask_w]),
+                        image, caption])
+    if show:
+        display(box)
     return box
 
 
