@@ -56,7 +56,8 @@ def lassolars_lambda(alpha: float, n_features: int) -> float:
 
 
 def _soft(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return torch.sign(z) * torch.clamp(z.abs() - t, min=0.0)
+    """Soft thresholding ``sign(z) max(|z| - t, 0)``, written as ``z - clip(z, -t, t)``."""
+    return z - torch.maximum(torch.minimum(z, t), -t)
 
 
 def _polish(gram: torch.Tensor, q: torch.Tensor, lam: float, active: torch.Tensor,
@@ -80,8 +81,9 @@ def _polish(gram: torch.Tensor, q: torch.Tensor, lam: float, active: torch.Tenso
     sub = torch.where(pair, sub, eye)
     rhs = torch.gather(q, 1, order) - lam * torch.gather(signs, 1, order)
     rhs = torch.where(valid, rhs, torch.zeros_like(rhs))
-    sol, info = torch.linalg.solve_ex(sub, rhs.unsqueeze(-1))
-    sol = sol.squeeze(-1)
+    # G_AA is symmetric positive definite when the active atoms are independent: Cholesky
+    chol, info = torch.linalg.cholesky_ex(sub)
+    sol = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
     sol = torch.where(valid & (info == 0)[:, None], sol, torch.zeros_like(sol))
     codes.scatter_(1, order, sol)
     return codes
@@ -129,11 +131,6 @@ def _fista(gram: torch.Tensor, q: torch.Tensor, lam: float, start: torch.Tensor,
     return c
 
 
-def _pieces(idx: torch.Tensor, size: int = 8192) -> list[tuple[torch.Tensor, slice]]:
-    """``(idx[j], j)`` for consecutive slices ``j`` of at most ``size`` problems."""
-    return [(idx[a:a + size], slice(a, a + size)) for a in range(0, len(idx), size)]
-
-
 def _sklearn_fallback(gram: np.ndarray, q: np.ndarray, lam: float, n_features: int) -> np.ndarray:
     """The reference: scikit-learn's LARS-Lasso path in Gram form, last point of the path."""
     from sklearn.linear_model import lars_path_gram
@@ -144,8 +141,8 @@ def _sklearn_fallback(gram: np.ndarray, q: np.ndarray, lam: float, n_features: i
 
 
 def batched_lasso_gram(gram: torch.Tensor, q: torch.Tensor, lam: float, *,
-                       n_features: int | None = None, iters_per_round: int = 50,
-                       max_rounds: int = 20, active_set_steps: int = 3, rtol: float = 1e-9,
+                       n_features: int | None = None, iters_per_round: int = 20,
+                       max_rounds: int = 20, active_set_steps: int = 6, rtol: float = 1e-9,
                        fallback: bool = True, chunk: int = 1 << 19) -> LassoResult:
     """Solve ``min_c 1/2 c^T G c - q^T c + lam ||c||_1`` for every row of ``q``.
 
@@ -195,23 +192,35 @@ def _solve_chunk(gram64: torch.Tensor, q64: torch.Tensor, lam: float, n_features
     zero = flat_q.abs().amax(1) <= lam
     done |= zero
     iterate = torch.zeros_like(q32)
+    few = max(n, 4096)
     rounds = 0
     while rounds < max_rounds and not bool(done.all()):
         rounds += 1
-        todo_groups = torch.unique(group[~done])
-        sub = _fista(gram32[todo_groups], q32[todo_groups], lam, iterate[todo_groups],
-                     step[todo_groups], iters)
-        iterate[todo_groups] = sub
-        flat_it = iterate.reshape(-1, k)
         idx = torch.nonzero(~done).squeeze(1)
-        if not len(idx):
-            break
+        if len(idx) <= few:
+            # the last few problems: one (K, K) system each, not whole channels
+            flat_it = iterate.reshape(-1, k)
+            grp = group[idx]
+            sub = _fista(gram32[grp], q32.reshape(-1, k)[idx, None], lam, flat_it[idx, None],
+                         step[grp], iters)
+            flat_it[idx] = sub[:, 0]
+        else:
+            todo_groups = torch.unique(group[idx])
+            sub = _fista(gram32[todo_groups], q32[todo_groups], lam, iterate[todo_groups],
+                         step[todo_groups], iters)
+            iterate[todo_groups] = sub
+            flat_it = iterate.reshape(-1, k)
         cur = flat_it[idx].to(torch.float64)
         active = cur != 0
         signs = torch.sign(cur)
         for _ in range(1 + active_set_steps):
-            pol = torch.cat([_polish(gram64, flat_q[i], lam, active[j], signs[j], group[i])
-                             for i, j in _pieces(idx)])
+            # similar support sizes together, so each piece solves systems of its own size
+            by_size = torch.argsort(active.sum(1), stable=True)
+            pol = torch.empty(len(idx), k, dtype=torch.float64, device=q64.device)
+            for piece in torch.split(by_size, 2048):
+                i = idx[piece]
+                pol[piece] = _polish(gram64, flat_q[i], lam, active[piece], signs[piece],
+                                     group[i])
             ok, viol, corr = _kkt_ok(gram64, flat_q[idx], lam, pol, active, signs, group[idx],
                                      rtol)
             out[idx[ok]] = pol[ok]
