@@ -29,10 +29,17 @@ N_CHANNELS = 896
 
 
 def vgg16_features() -> nn.Sequential:
-    """torchvision's VGG16 ``features`` (randomly initialised; weights are loaded by callers)."""
-    import torchvision
+    """torchvision's VGG16 ``features`` stack (``make_layers(cfgs['D'])``), initialised as
+    torchvision's ``VGG`` does (Kaiming-normal fan-out, zero bias), without building the
+    100M-parameter classifier; ImageNet weights are loaded by callers."""
+    from torchvision.models.vgg import cfgs, make_layers
 
-    return torchvision.models.vgg16(weights=None).features
+    features = make_layers(cfgs["D"], batch_norm=False)
+    for m in features.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return features
 
 
 def _decoder(features: nn.Sequential) -> nn.Sequential:
