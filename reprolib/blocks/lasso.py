@@ -47,6 +47,8 @@ class LassoResult:
     #: largest KKT violation left (max over problems of ``|q_j - (Gc)_j| - lam`` off-support,
     #: clipped at 0), in float64
     max_kkt_violation: float
+    #: (G, N) squared residuals ``||x - D^T c||^2`` when asked for (``sparse_encode``)
+    residuals: torch.Tensor | None = None
 
 
 def lassolars_lambda(alpha: float, n_features: int) -> float:
@@ -118,16 +120,18 @@ def _fista(gram: torch.Tensor, q: torch.Tensor, lam: float, start: torch.Tensor,
     t = torch.ones(q.shape[:2] + (1,), dtype=q.dtype, device=q.device)
     thresh = (lam * step)[:, None, None]
     step = step[:, None, None]
+    neg_q = -q
     for _ in range(iters):
-        grad = torch.bmm(y, gram) - q
-        c_new = _soft(y - step * grad, thresh)
+        grad = torch.baddbmm(neg_q, y, gram)  # y G - q
+        c_new = _soft(torch.addcmul(y, grad, step, value=-1.0), thresh)
+        diff = c_new - c
         # restart momentum where it points uphill (O'Donoghue & Candes 2015)
-        restart = ((y - c_new) * (c_new - c)).sum(-1, keepdim=True) > 0
+        restart = ((y - c_new) * diff).sum(-1, keepdim=True) > 0
         t_new = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
-        t_new = torch.where(restart, torch.ones_like(t_new), t_new)
-        momentum = torch.where(restart, torch.zeros_like(t), (t - 1.0) / t_new)
-        y = c_new + momentum * (c_new - c)
-        c, t = c_new, t_new
+        beta = (t - 1.0) / t_new * (~restart)
+        t = torch.where(restart, torch.ones_like(t_new), t_new)
+        y = torch.addcmul(c_new, diff, beta)
+        c = c_new
     return c
 
 
@@ -256,20 +260,27 @@ def _solve_chunk(gram64: torch.Tensor, q64: torch.Tensor, lam: float, n_features
                        float(viol_all.max()) if len(viol_all) else 0.0)
 
 
-def sparse_encode(x: torch.Tensor, dictionary: torch.Tensor, alpha: float = 1.0,
-                  **kwargs: object) -> LassoResult:
+def sparse_encode(x: torch.Tensor, dictionary: torch.Tensor, alpha: float = 1.0, *,
+                  residuals: bool = False, **kwargs: object) -> LassoResult:
     """Lasso codes of ``x`` (G, N, d) against ``dictionary`` (G, K, d), as scikit-learn's
     ``sparse_encode(x[g], dictionary[g], algorithm='lasso_lars', alpha=alpha)`` for every group
     ``g`` (objective ``1/2 ||x - D^T c||^2 + alpha ||c||_1``). Keyword arguments go to
-    :func:`batched_lasso_gram`."""
+    :func:`batched_lasso_gram`. ``residuals=True`` also returns ``||x - D^T c||^2`` per sample,
+    computed in float64 as ``||x||^2 - 2 c.q + c.G c`` (no reconstruction needed)."""
     if x.ndim != 3 or dictionary.ndim != 3 or x.shape[0] != dictionary.shape[0] \
             or x.shape[2] != dictionary.shape[2]:
         raise ValueError(f"sparse_encode: expected x (G, N, d) and dictionary (G, K, d), got "
                          f"{tuple(x.shape)} and {tuple(dictionary.shape)}")
     d64 = dictionary.to(torch.float64)
+    x64 = x.to(torch.float64)
     gram = torch.bmm(d64, d64.transpose(1, 2))
-    q = torch.bmm(x.to(torch.float64), d64.transpose(1, 2))
-    return batched_lasso_gram(gram, q, float(alpha), n_features=x.shape[2], **kwargs)
+    q = torch.bmm(x64, d64.transpose(1, 2))
+    result = batched_lasso_gram(gram, q, float(alpha), n_features=x.shape[2], **kwargs)
+    if residuals:
+        c = result.codes
+        r = (x64 * x64).sum(-1) - 2.0 * (c * q).sum(-1) + (torch.bmm(c, gram) * c).sum(-1)
+        result.residuals = r.clamp(min=0.0)
+    return result
 
 
 __all__ = ["LassoResult", "batched_lasso_gram", "lassolars_lambda", "sparse_encode"]

@@ -92,3 +92,12 @@ def test_bad_input_is_named() -> None:
         batched_lasso_gram(torch.zeros(2, 3, 4), torch.zeros(2, 5, 3), 1.0)
     with pytest.raises(ValueError, match="lam"):
         batched_lasso_gram(torch.eye(3)[None], torch.zeros(1, 5, 3), 0.0)
+
+
+def test_residuals_equal_the_reconstruction_error() -> None:
+    x, dic = _problems(4)
+    res = sparse_encode(torch.from_numpy(x), torch.from_numpy(dic), 1.0, residuals=True)
+    recon = torch.bmm(res.codes, torch.from_numpy(dic))
+    expected = ((torch.from_numpy(x) - recon) ** 2).sum(-1)
+    assert res.residuals is not None
+    torch.testing.assert_close(res.residuals, expected, atol=1e-9, rtol=1e-9)

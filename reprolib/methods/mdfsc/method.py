@@ -228,11 +228,11 @@ class MDFSC(_AEMethod):
         out = torch.empty(N_CHANNELS, b, p, dtype=torch.float64, device=patches.device)
         fallback, rounds = 0, 0
         for c0 in range(0, N_CHANNELS, c.channel_chunk):
-            xs = patches[c0:c0 + c.channel_chunk].reshape(-1, b * p, d).to(torch.float64)
-            dic = self.dictionaries[c0:c0 + c.channel_chunk].to(xs)
-            res = sparse_encode(xs, dic, c.alpha)
-            recon = torch.bmm(res.codes, dic)
-            out[c0:c0 + c.channel_chunk] = ((xs - recon) ** 2).sum(-1).reshape(-1, b, p)
+            xs = patches[c0:c0 + c.channel_chunk].reshape(-1, b * p, d)
+            dic = self.dictionaries[c0:c0 + c.channel_chunk].to(xs.device)
+            res = sparse_encode(xs, dic, c.alpha, residuals=True)
+            assert res.residuals is not None
+            out[c0:c0 + c.channel_chunk] = res.residuals.reshape(-1, b, p)
             fallback += res.n_fallback
             rounds = max(rounds, res.rounds)
             nonzero = (res.codes != 0).sum(-1).double()
