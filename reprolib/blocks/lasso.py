@@ -62,33 +62,40 @@ def _soft(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return z - torch.maximum(torch.minimum(z, t), -t)
 
 
-def _polish(gram: torch.Tensor, q: torch.Tensor, lam: float, active: torch.Tensor,
+def _padded(gram: torch.Tensor) -> torch.Tensor:
+    """(G, K+1, K+1): ``gram`` with a zero row and column K, the padding slot of
+    :func:`_polish`."""
+    n_groups, k, _ = gram.shape
+    out = torch.zeros(n_groups, k + 1, k + 1, dtype=gram.dtype, device=gram.device)
+    out[:, :k, :k] = gram
+    return out
+
+
+def _polish(gram_pad: torch.Tensor, q: torch.Tensor, lam: float, active: torch.Tensor,
             signs: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
     """Solve ``G_AA c_A = q_A - lam s_A`` for flat problems (P,) of groups ``group``.
 
-    ``gram`` (G, K, K) float64, ``q`` (P, K) float64, ``active``/``signs`` (P, K). The active
-    indices are gathered first so that each system is only as large as the largest support.
+    ``gram_pad`` (G, K+1, K+1) from :func:`_padded`, float64; ``q`` (P, K) float64;
+    ``active``/``signs`` (P, K). The active indices are gathered first (padded with the unit
+    slot K) so that each system is only as large as the largest support.
     """
     n_prob, k = q.shape
-    counts = active.sum(1)
-    kmax = int(counts.max()) if n_prob else 0
-    codes = torch.zeros_like(q)
+    kmax = int(active.sum(1).max()) if n_prob else 0
+    codes = torch.zeros(n_prob, k + 1, dtype=q.dtype, device=q.device)
     if kmax == 0:
-        return codes
-    order = torch.argsort((~active).to(torch.int8), dim=1, stable=True)[:, :kmax]  # active first
-    valid = torch.arange(kmax, device=q.device)[None, :] < counts[:, None]
-    sub = gram[group[:, None, None], order[:, :, None], order[:, None, :]]
-    pair = valid[:, :, None] & valid[:, None, :]
-    eye = torch.eye(kmax, dtype=sub.dtype, device=sub.device).expand_as(sub)
-    sub = torch.where(pair, sub, eye)
-    rhs = torch.gather(q, 1, order) - lam * torch.gather(signs, 1, order)
-    rhs = torch.where(valid, rhs, torch.zeros_like(rhs))
+        return codes[:, :k]
+    slots = torch.arange(k, device=q.device).expand(n_prob, k)
+    order = torch.where(active, slots, k).sort(dim=1).values[:, :kmax]  # active first, then K
+    sub = gram_pad[group[:, None, None], order[:, :, None], order[:, None, :]]
+    sub.diagonal(dim1=1, dim2=2).add_(order == k)  # identity where padded
+    rhs = (q - lam * signs) * active
+    rhs = torch.gather(torch.nn.functional.pad(rhs, (0, 1)), 1, order)
     # G_AA is symmetric positive definite when the active atoms are independent: Cholesky
     chol, info = torch.linalg.cholesky_ex(sub)
     sol = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
-    sol = torch.where(valid & (info == 0)[:, None], sol, torch.zeros_like(sol))
+    sol = sol * (info == 0)[:, None]
     codes.scatter_(1, order, sol)
-    return codes
+    return codes[:, :k]
 
 
 def _kkt_ok(gram: torch.Tensor, q: torch.Tensor, lam: float, codes: torch.Tensor,
@@ -196,6 +203,7 @@ def _solve_chunk(gram64: torch.Tensor, q64: torch.Tensor, lam: float, n_features
     zero = flat_q.abs().amax(1) <= lam
     done |= zero
     iterate = torch.zeros_like(q32)
+    gram_pad = _padded(gram64)
     few = max(n, 4096)
     rounds = 0
     while rounds < max_rounds and not bool(done.all()):
@@ -223,7 +231,7 @@ def _solve_chunk(gram64: torch.Tensor, q64: torch.Tensor, lam: float, n_features
             pol = torch.empty(len(idx), k, dtype=torch.float64, device=q64.device)
             for piece in torch.split(by_size, 2048):
                 i = idx[piece]
-                pol[piece] = _polish(gram64, flat_q[i], lam, active[piece], signs[piece],
+                pol[piece] = _polish(gram_pad, flat_q[i], lam, active[piece], signs[piece],
                                      group[i])
             ok, viol, corr = _kkt_ok(gram64, flat_q[idx], lam, pol, active, signs, group[idx],
                                      rtol)
