@@ -186,3 +186,19 @@ def test_config_errors_and_imagenet_features_without_weights() -> None:
         create_method("mdfsc", {**TINY, "features": "resnet"}, device="cpu")
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="ImageNet VGG16"):
         create_method("mdfsc", {**TINY, "features": "imagenet"}, device="cpu")
+
+
+def test_training_patches_are_the_chosen_patches(fundus: tuple) -> None:
+    """The dictionary's training patches are rows of ``feature_patches`` of the training set."""
+    train, _ = fundus
+    method = create_method("mdfsc", TINY, seed=1, device="cpu")
+    chosen = method._training_patches(train)
+    assert chosen.shape == (N_CHANNELS, 12, 4)
+    x = torch.stack([train[i]["image"] for i in range(len(train))])
+    every = method.feature_patches(x).reshape(N_CHANNELS, -1, 4)
+    per = every.shape[1]
+    rng = np.random.default_rng(1)
+    expected = np.sort(rng.choice(per, 12, replace=False))
+    # (batches of 4 vs 5 images: float32 round-off only)
+    torch.testing.assert_close(chosen, every[:, torch.from_numpy(expected)], atol=1e-4,
+                               rtol=1e-4)

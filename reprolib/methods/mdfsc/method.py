@@ -166,12 +166,17 @@ class MDFSC(_AEMethod):
 
     # --- features --------------------------------------------------------------------------
     @torch.no_grad()
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 896, S, S) standardised multi-scale features of images ``x`` (S = size/8 - 4)."""
+        c = self.config
+        self.net.encoder.eval()
+        return standardise(multiscale_features(self.net.encoder, x, c.downscale), c.border)
+
+    @torch.no_grad()
     def feature_patches(self, x: torch.Tensor) -> torch.Tensor:
         """(896, B, P, patch_size^2) standardised feature patches of images ``x``."""
         c = self.config
-        self.net.encoder.eval()
-        fmap = standardise(multiscale_features(self.net.encoder, x, c.downscale), c.border)
-        return extract_patches(fmap, c.patch_size, c.stride)
+        return extract_patches(self.feature_maps(x), c.patch_size, c.stride)
 
     # --- fit -------------------------------------------------------------------------------
     def fit(self, train: Dataset, val: Dataset | None = None) -> MDFSC:
@@ -213,8 +218,13 @@ class MDFSC(_AEMethod):
             n = len(x)
             sel = chosen[(chosen >= start) & (chosen < start + n * per_image)] - start
             if len(sel):
-                p = self.feature_patches(x).reshape(N_CHANNELS, n * per_image, -1)
-                parts.append(p[:, torch.from_numpy(sel).to(p.device)].float().cpu())
+                fmap = self.feature_maps(x)
+                for i in sel.tolist():  # image, row and column of each chosen patch
+                    b, pos = divmod(i, per_image)
+                    r, q = divmod(pos, self.grid)
+                    r, q = r * c.stride, q * c.stride
+                    patch = fmap[b, :, r:r + c.patch_size, q:q + c.patch_size]
+                    parts.append(patch.reshape(N_CHANNELS, 1, -1).float().cpu())
             start += n * per_image
         return torch.cat(parts, dim=1)
 
@@ -223,12 +233,13 @@ class MDFSC(_AEMethod):
     def residuals(self, x: torch.Tensor) -> torch.Tensor:
         """(896, B, P) squared L2 residual of every patch's Lasso reconstruction (§3.3)."""
         c = self.config
-        patches = self.feature_patches(x)
-        _, b, p, d = patches.shape
-        out = torch.empty(N_CHANNELS, b, p, dtype=torch.float64, device=patches.device)
+        fmap = self.feature_maps(x)
+        b, p = len(x), self.grid * self.grid
+        out = torch.empty(N_CHANNELS, b, p, dtype=torch.float64, device=fmap.device)
         fallback, rounds = 0, 0
         for c0 in range(0, N_CHANNELS, c.channel_chunk):
-            xs = patches[c0:c0 + c.channel_chunk].reshape(-1, b * p, d)
+            patches = extract_patches(fmap[:, c0:c0 + c.channel_chunk], c.patch_size, c.stride)
+            xs = patches.reshape(len(patches), b * p, -1)
             dic = self.dictionaries[c0:c0 + c.channel_chunk].to(xs.device)
             res = sparse_encode(xs, dic, c.alpha, residuals=True)
             assert res.residuals is not None
