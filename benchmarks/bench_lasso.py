@@ -82,7 +82,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     method = create_method("mdfsc", {"img_size": args.img_size, "patch_size": args.patch,
-                                     "n_atoms": args.atoms, "alpha": args.alpha},
+                                     "n_atoms": args.atoms, "alpha": args.alpha,
+                                     "encoder_init": "random"},
                            seed=args.seed, device=args.device)
     spec = method.data_spec()
     train = get_dataset("phantom_eyeq", "train", n_train=8, n_test=max(4, args.images), **spec)

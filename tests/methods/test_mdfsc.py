@@ -1,6 +1,6 @@
 """MDFSC (reprolib.methods.mdfsc): feature taps and scales, standardisation, patch extraction,
 top-5 score and residual map against hand computations, the autoencoders, and fit/score of
-``mdfsc`` and ``mdfsc_recon`` on a tiny phantom fundus set."""
+``mdfsc`` and its Table 3 variant (``scorer='ae_recon_loss'``) on a tiny phantom fundus set."""
 
 from __future__ import annotations
 
@@ -116,7 +116,8 @@ def test_autoencoder_shapes_and_recon_variant_without_linear_layers() -> None:
 
 
 TINY = {"img_size": 64, "epochs": 1, "batch_size": 4, "crop_size": 32, "patch_size": 2,
-        "stride": 2, "n_atoms": 3, "dict_patches": 12, "dict_iter": 3, "channel_chunk": 300}
+        "stride": 2, "n_atoms": 3, "dict_patches": 12, "dict_iter": 3, "channel_chunk": 300,
+        "encoder_init": "random"}
 
 
 @pytest.fixture(scope="module")
@@ -165,14 +166,24 @@ def test_mdfsc_fit_score_save_load(fundus: tuple, tmp_path) -> None:
     assert clone.dict_info == method.dict_info
 
 
-def test_mdfsc_recon_fit_score(fundus: tuple) -> None:
+def test_ae_recon_loss_variant_fit_score(fundus: tuple, tmp_path) -> None:
+    """Table 3's baseline: the AE without linear layers, scored by its MSE."""
     train, test = fundus
-    method = create_method("mdfsc_recon", {"img_size": 64, "epochs": 1, "batch_size": 4,
-                                           "crop_size": 32}, seed=0, device="cpu")
+    method = create_method("mdfsc", {"img_size": 64, "epochs": 1, "batch_size": 4,
+                                     "crop_size": 32, "encoder_init": "random",
+                                     "scorer": "ae_recon_loss"}, seed=0, device="cpu")
+    assert not any(isinstance(m, nn.Linear) for m in method.net.modules())
     method.fit(train)
     scores = method.score(test)
     assert scores.maps is not None and scores.maps.shape == (len(test), 64, 64)
     np.testing.assert_allclose(scores.image, scores.maps.mean(axis=(1, 2)), rtol=1e-5)
+    x = torch.stack([test[i]["image"] for i in range(len(test))])
+    with torch.no_grad():
+        mse = ((method.net.eval()(x) - x) ** 2).mean(dim=(1, 2, 3))
+    np.testing.assert_allclose(scores.image, mse.numpy(), rtol=1e-4)
+    clone = create_method("mdfsc", method.config, device="cpu").load(
+        method.save(tmp_path / "recon.pt"))
+    np.testing.assert_array_equal(clone.score(test).image, scores.image)
 
 
 def test_config_errors_and_imagenet_features_without_weights() -> None:
@@ -181,11 +192,22 @@ def test_config_errors_and_imagenet_features_without_weights() -> None:
     with pytest.raises(ConfigError, match="crop_size"):
         create_method("mdfsc", {**TINY, "crop_size": 48}, device="cpu")
     with pytest.raises(ConfigError, match="in_channels"):
-        create_method("mdfsc_recon", {"in_channels": 1}, device="cpu")
+        create_method("mdfsc", {"in_channels": 1}, device="cpu")
+    with pytest.raises(ConfigError, match="features"):
+        create_method("mdfsc", {**TINY, "scorer": "ae_recon_loss", "features": "imagenet"},
+                      device="cpu")
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        create_method("mdfsc", {**TINY, "scorer": "ae_recon_loss", "img_size": 80},
+                      device="cpu")
     with pytest.raises(ConfigError, match="features"):
         create_method("mdfsc", {**TINY, "features": "resnet"}, device="cpu")
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="ImageNet VGG16"):
         create_method("mdfsc", {**TINY, "features": "imagenet"}, device="cpu")
+    # without the weights the autoencoder's encoder starts from random init, and says so
+    with pytest.warns(UserWarning):
+        fallback = create_method("mdfsc", {**TINY, "encoder_init": "imagenet"}, device="cpu")
+    assert fallback.weights_used == "random (imagenet unavailable)"
+    assert create_method("mdfsc", TINY, device="cpu").weights_used == "random"
 
 
 def test_training_patches_are_the_chosen_patches(fundus: tuple) -> None:

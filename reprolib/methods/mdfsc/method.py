@@ -1,5 +1,5 @@
-"""MDFSC (Rahul et al., multi-scale deep feature sparse coding for retinal anomaly detection) and
-its Table 3 baseline, the autoencoder's own reconstruction loss.
+"""MDFSC (Rahul et al., multi-scale deep feature sparse coding for retinal anomaly detection),
+with its Table 2 and Table 3 variants as config switches.
 
 ``mdfsc`` (§3, §4.2):
 
@@ -16,16 +16,20 @@ its Table 3 baseline, the autoencoder's own reconstruction loss.
    ``transform_alpha``); residual per patch = squared L2; image score = sum over channels of
    the top-5 patch residuals; map = patch residuals summed over channels (for figures).
 
-``features='imagenet'`` (Table 2): the same pipeline on ImageNet VGG16 ``features`` (no
-autoencoder training). It needs the ImageNet weights (torch cache or internet) and fails at
-construction without them.
+The encoder starts from torchvision's ImageNet VGG16 weights when the machine has them
+("Transfer Learning" is among the paper's index terms; ``encoder_init``), else from random init;
+``weights_used`` records which. ``features='imagenet'`` (Table 2): the same pipeline on ImageNet
+VGG16 ``features`` (no autoencoder training). It needs the ImageNet weights (torch cache or
+internet) and fails at construction without them.
 
 Deviations (also in the README): the dictionary learns from ``dict_patches`` random training
 patches per channel, not all of them; MLF-SC's ``MiniBatchDictionaryLearning`` is replaced by
 the deterministic batch algorithm; the paper does not give the AE's epochs or batch size.
 
-``mdfsc_recon`` (§4.4, Table 3): the autoencoder without its linear layers, trained the same
-way; score = mean squared reconstruction error of the whole image, map = per-pixel error.
+``scorer='ae_recon_loss'`` (§4.4, Table 3's variant ``ae_recon_loss``): the autoencoder without
+its linear layers, trained the same way; score = mean squared reconstruction error of the whole
+image, map = per-pixel error. Results rows: method ``mdfsc``, variants ``full``,
+``imagenet_features`` (``features='imagenet'``) and ``ae_recon_loss``.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from reprolib.training import make_loader
 
 @dataclass
 class MDFSCAEConfig(MethodConfig):
-    """Autoencoder settings shared by ``mdfsc`` and ``mdfsc_recon`` (§4.2)."""
+    """Autoencoder settings (§4.2)."""
 
     img_size: int = 512
     in_channels: int = 3
@@ -69,6 +73,9 @@ class MDFSCAEConfig(MethodConfig):
     lr: float = 1e-4
     crop_size: int = 64
     latent: int = 256
+    #: start of the encoder: torchvision's ImageNet VGG16 weights when the machine has them
+    #: (falling back to random init, recorded in ``weights_used``) or random init
+    encoder_init: Literal["imagenet", "random"] = "imagenet"
 
     def validate(self) -> None:
         check_positive(self, "img_size", "epochs", "batch_size", "lr", "crop_size", "latent",
@@ -83,6 +90,9 @@ class MDFSCAEConfig(MethodConfig):
 
 @dataclass
 class MDFSCConfig(MDFSCAEConfig):
+    #: "sparse_coding" (the method) or "ae_recon_loss" (Table 3's baseline: the autoencoder
+    #: without its linear layers, scored by the mean squared reconstruction error)
+    scorer: Literal["sparse_coding", "ae_recon_loss"] = "sparse_coding"
     features: Literal["autoencoder", "imagenet"] = "autoencoder"
     downscale: Literal["maxpool", "bilinear"] = "maxpool"
     border: int = 2
@@ -105,6 +115,14 @@ class MDFSCConfig(MDFSCAEConfig):
         if self.img_size % 8:
             raise ConfigError(f"config key 'img_size': expected a multiple of 8 (features at "
                               f"1/8), got {self.img_size}")
+        if self.scorer == "ae_recon_loss":
+            if self.features != "autoencoder":
+                raise ConfigError("config key 'features': scorer 'ae_recon_loss' scores the "
+                                  f"autoencoder itself, got features {self.features!r}")
+            if self.img_size % 32:
+                raise ConfigError(f"config key 'img_size': scorer 'ae_recon_loss' needs a "
+                                  f"multiple of 32 (five max-pools), got {self.img_size}")
+            return
         side = self.img_size // 8 - 2 * self.border
         if side < self.patch_size:
             raise ConfigError(f"config key 'patch_size': {self.patch_size} does not fit the "
@@ -112,11 +130,29 @@ class MDFSCConfig(MDFSCAEConfig):
                               f"border {self.border}")
 
 
-class _AEMethod(AnomalyMethod):
-    """Training of the VGG autoencoder on random crops (§4.2), shared by both methods."""
+@register("mdfsc")
+class MDFSC(AnomalyMethod):
+    """Multi-scale deep feature sparse coding on the trained autoencoder's encoder, or
+    (``scorer='ae_recon_loss'``) the autoencoder's own reconstruction error."""
 
+    Config = MDFSCConfig
+    config: MDFSCConfig
     normalize = "imagenet"
-    net: VGGAutoencoder
+
+    def _init_encoder(self, init: str, required: bool = False) -> None:
+        """Load torchvision's ImageNet VGG16 ``features`` into the encoder when ``init`` is
+        'imagenet' and the weights are at hand; record what the encoder holds."""
+        self.weights_used = "random"
+        if init != "imagenet":
+            return
+        vgg, weights = load_backbone("vgg16", "imagenet")
+        if weights.startswith("imagenet"):
+            self.net.encoder.load_state_dict(vgg.features.state_dict())
+        elif required:
+            raise RuntimeError("mdfsc features='imagenet' (Table 2) needs torchvision's "
+                               "ImageNet VGG16 weights (VGG16_Weights.IMAGENET1K_V1 in the "
+                               "torch cache or a connection); none were found")
+        self.weights_used = weights
 
     def _train_autoencoder(self, train: Dataset) -> None:
         c: Any = self.config
@@ -130,34 +166,17 @@ class _AEMethod(AnomalyMethod):
 
         self.fit_batches(train, optimiser, loss, key="mse")
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"weights_used": self.weights_used}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.weights_used = str(state.get("weights_used", self.weights_used))
-
-
-@register("mdfsc")
-class MDFSC(_AEMethod):
-    """Multi-scale deep feature sparse coding on the trained autoencoder's encoder."""
-
-    Config = MDFSCConfig
-    config: MDFSCConfig
-
     def __init__(self, config: MDFSCConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
         super().__init__(config, seed=seed, device=device)
         c = self.config
-        self.net = VGGAutoencoder(c.crop_size, c.latent, linear=True).to(self.device)
-        self.weights_used = "random"
+        recon = c.scorer == "ae_recon_loss"
+        self.net = VGGAutoencoder(c.crop_size, c.latent, linear=not recon)
         if c.features == "imagenet":
-            vgg, weights = load_backbone("vgg16", "imagenet")
-            if not weights.startswith("imagenet"):
-                raise RuntimeError("mdfsc features='imagenet' (Table 2) needs torchvision's "
-                                   "ImageNet VGG16 weights (VGG16_Weights.IMAGENET1K_V1 in the "
-                                   "torch cache or a connection); none were found")
-            self.net.encoder.load_state_dict(vgg.features.state_dict())
-            self.weights_used = weights
+            self._init_encoder("imagenet", required=True)
+        else:
+            self._init_encoder(c.encoder_init)
+        self.net.to(self.device)
         self.side = c.img_size // 8 - 2 * c.border
         self.grid = patch_grid(self.side, c.patch_size, c.stride)
         self.dictionaries = torch.zeros(N_CHANNELS, c.n_atoms, c.patch_size ** 2)
@@ -183,6 +202,9 @@ class MDFSC(_AEMethod):
         c = self.config
         if c.features == "autoencoder":
             self._train_autoencoder(train)
+        if c.scorer == "ae_recon_loss":
+            self.fitted = True
+            return self
         self.eval_mode()
         patches = self._training_patches(train)
         dicts, n_iter, converged, resampled = [], [], [], []
@@ -261,6 +283,9 @@ class MDFSC(_AEMethod):
         c = self.config
         if not self.fitted:
             raise RuntimeError("mdfsc: call fit() (or load a fitted model) before score()")
+        if c.scorer == "ae_recon_loss":
+            out = self.score_batches(data, lambda x: {"map": error_map(x, self.net(x))})
+            return Scores.from_maps(out["map"])
         self.lasso_info = {}
 
         def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -277,40 +302,6 @@ class MDFSC(_AEMethod):
                 "dict_info": self.dict_info}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        super().load_extra_state(state)
+        self.weights_used = str(state.get("weights_used", self.weights_used))
         self.dictionaries = state["dictionaries"].float().cpu()
         self.dict_info = dict(state.get("dict_info", {}))
-
-
-@dataclass
-class MDFSCReconConfig(MDFSCAEConfig):
-    def validate(self) -> None:
-        super().validate()
-        if self.img_size % 32:
-            raise ConfigError(f"config key 'img_size': expected a multiple of 32 (five "
-                              f"max-pools), got {self.img_size}")
-
-
-@register("mdfsc_recon")
-class MDFSCRecon(_AEMethod):
-    """Table 3 baseline: the VGG autoencoder without linear layers, scored by MSE (§4.4)."""
-
-    Config = MDFSCReconConfig
-    config: MDFSCReconConfig
-
-    def __init__(self, config: MDFSCReconConfig | dict | None = None, *, seed: int = 0,
-                 device: str | torch.device = "auto") -> None:
-        super().__init__(config, seed=seed, device=device)
-        c = self.config
-        self.net = VGGAutoencoder(c.crop_size, c.latent, linear=False).to(self.device)
-        self.weights_used = "random"
-
-    def fit(self, train: Dataset, val: Dataset | None = None) -> MDFSCRecon:
-        self._train_autoencoder(train)
-        self.fitted = True
-        return self
-
-    @torch.no_grad()
-    def score(self, data: Dataset) -> Scores:
-        out = self.score_batches(data, lambda x: {"map": error_map(x, self.net(x))})
-        return Scores.from_maps(out["map"])
