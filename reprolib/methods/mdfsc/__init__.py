@@ -1,0 +1,1 @@
+"""MDFSC: multi-scale deep feature sparse coding on a VGG16 autoencoder (retinal anomalies)."""
