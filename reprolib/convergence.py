@@ -45,7 +45,10 @@ def relative_drop(history: Sequence[Mapping[str, float]], key: str | None = None
     name = loss_key(history, key)
     if name is None or len(history) < 2:
         return math.nan
-    losses = [float(record[name]) for record in history]
+    # records of another training phase (f-AnoGAN's WGAN before its encoder) lack the term
+    losses = [float(record[name]) for record in history if name in record]
+    if len(losses) < 2:
+        return math.nan
     window = max(1, len(losses) // 10)
     window = min(window, len(losses) // 2)
     last = sum(losses[-window:]) / window

@@ -176,7 +176,8 @@ class HeteroAE(PretrainedMethod):
         # same length and seed as the image loader, so the same shuffled batches
         source: Dataset = train if features is None else features
         loader = make_loader(source, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     @torch.no_grad()
