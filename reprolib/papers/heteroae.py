@@ -23,7 +23,14 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch.utils.flop_counter import FlopCounterMode
 
-from reprolib.experiment import Evaluation, MethodSpec, run_grid, summary_table
+from reprolib.experiment import (
+    Evaluation,
+    MethodSpec,
+    best_floor,
+    floor_rows,
+    run_grid,
+    summary_table,
+)
 from reprolib.methods import create_method
 from reprolib.plots import save
 from reprolib.results import ResultRecorder
@@ -273,7 +280,10 @@ def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "aur
                 labels: dict[str, str] | None = None,
                 path: str | os.PathLike[str] | None = None) -> Figure:
     """Bars of ``metric`` (mean over seeds, error bar = std) per row of ``order`` (variants or
-    methods) and dataset, as the rows of Tables I-IV."""
+    methods) and dataset, as the rows of Tables I-IV; the best label-free floor of each dataset
+    (``reference_floor`` rows) is a dotted line in that dataset's colour."""
+    floors = best_floor(frame, metric)
+    frame = frame[~floor_rows(frame)]
     rows = frame[(frame["metric"] == metric)
                  & frame["threshold_policy"].isin(["none", "best_f1"])].copy()
     rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
@@ -285,7 +295,10 @@ def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "aur
     for k, dataset in enumerate(datasets):
         sub = stats[stats["dataset"] == dataset].set_index("row").reindex(order)
         ax.bar(np.arange(len(order)) + k * width, sub["mean"], width,
-               yerr=sub["std"].fillna(0.0), label=dataset, alpha=0.8)
+               yerr=sub["std"].fillna(0.0), label=dataset, alpha=0.8, color=f"C{k}")
+        if dataset in floors.index:
+            ax.axhline(floors.loc[dataset, "value"], color=f"C{k}", ls=":", lw=1.6,
+                       label=f"best floor, {dataset}: {floors.loc[dataset, 'method']}")
     labels = labels or {}
     ax.set_xticks(np.arange(len(order)) + width * (len(datasets) - 1) / 2,
                   [labels.get(r, r) for r in order], rotation=30, ha="right", fontsize=7)
