@@ -29,7 +29,7 @@ CONFIGS = {
     "hetero_ae": {"img_size": 64, "batch_size": 16, "lr": 0.0001, "steps": 600},
     "ganomaly": {"img_size": 64, "max_width": 256, "steps": 500},
     "salad": {"img_size": 64, "max_width": 256, "steps": 600},
-    "f_anogan": {"img_size": 64, "dim": 16, "steps": 250, "encoder_steps": 500},
+    "f_anogan": {"img_size": 64, "dim": 16, "steps": 200, "encoder_steps": 400},
     "stfpm": {"img_size": 64, "steps": 600},
     "mkd": {"img_size": 64, "steps": 600},
     "rd4ad": {"img_size": 64, "backbone": "resnet18", "steps": 600},
