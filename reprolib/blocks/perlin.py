@@ -1,12 +1,16 @@
 """Perlin noise and thresholded Perlin masks (DRAEM, ReSynthDetect §3.3).
 
-The noise itself comes from the ``perlin-numpy`` package (P. Vigier's ``perlin2d``, pinned in
-pyproject): the formulation DRAEM's ``rand_perlin_2d_np`` copies (gradient lattice of
-``res + 1`` random unit vectors, quintic fade ``6t^5 - 15t^4 + 10t^3``, times sqrt(2)), so the
-values lie in about [-1, 1] and are 0 on the lattice points. What is added here:
+The noise is DRAEM's ``rand_perlin_2d_np`` formulation (P. Vigier's ``perlin2d``): a lattice of
+``res + 1`` random unit gradients (angles uniform in [0, 2 pi)), the quintic fade
+``6t^5 - 15t^4 + 10t^3``, times sqrt(2); values in about [-1, 1], 0 on the lattice points.
+It is written here, vectorised over the pixels with integer lattice indices, because the
+packaged version (``perlin-numpy`` 0.0.1 on PyPI) builds its grid with a float ``np.mgrid``
+step and fails on shapes whose lattice spacing is not a power of two (e.g. 107 px with 3
+periods: a 108-long grid; DRAEM cuts its grid to ``shape`` for the same reason). The tests
+check it against a per-pixel reference of the formulation. Added to DRAEM's version:
 
-- any ``shape``: perlin-numpy needs ``shape`` to be a multiple of ``res``; we generate at the
-  next multiple and keep the top-left ``shape`` (the same noise, cut);
+- any ``shape``: the lattice spacing is ``ceil(shape / res)`` px, so the noise equals the noise
+  of the next multiple of ``res`` cut to ``shape`` (top-left);
 - DRAEM's lattice draw: ``res = (2**kx, 2**ky)`` with ``kx, ky`` uniform in
   ``[min_scale, max_scale)`` (DRAEM: 0..5, i.e. 1..32 periods per axis at 256 px);
 - rotation of the noise by an angle uniform in ``rotate`` degrees about the centre (DRAEM
@@ -33,7 +37,6 @@ import math
 
 import cv2
 import numpy as np
-from perlin_numpy import generate_perlin_noise_2d
 
 
 def _check_shape(shape: tuple[int, int]) -> tuple[int, int]:
@@ -45,14 +48,28 @@ def _check_shape(shape: tuple[int, int]) -> tuple[int, int]:
 def perlin_noise(shape: tuple[int, int], res: tuple[int, int],
                  rng: np.random.Generator) -> np.ndarray:
     """2-D Perlin noise of ``shape`` with ``res`` lattice periods per axis (float64, about
-    [-1, 1]). ``shape`` need not be a multiple of ``res``: the noise is generated on the next
-    multiple and cut to ``shape`` (top-left), so the lattice spacing stays ``ceil(shape / res)``."""
+    [-1, 1]); the lattice spacing is ``ceil(shape / res)`` px, so ``shape`` need not be a
+    multiple of ``res`` (the noise of the next multiple, cut to ``shape``). Draws
+    ``rng.uniform(size=(res[0] + 1, res[1] + 1))`` gradient angles (as perlin-numpy does)."""
     h, w = _check_shape(shape)
     if len(res) != 2 or min(res) < 1:
         raise ValueError(f"res: expected two positive ints (periods per axis), got {res!r}")
     rh, rw = int(res[0]), int(res[1])
-    full = (math.ceil(h / rh) * rh, math.ceil(w / rw) * rw)
-    return generate_perlin_noise_2d(full, (rh, rw), rng=rng)[:h, :w]
+    dh, dw = math.ceil(h / rh), math.ceil(w / rw)
+    angles = 2 * np.pi * rng.uniform(size=(rh + 1, rw + 1))
+    grad_y, grad_x = np.cos(angles), np.sin(angles)  # row component, column component
+    iy, ix = np.arange(h) // dh, np.arange(w) // dw
+    fy, fx = (np.arange(h) % dh / dh)[:, None], (np.arange(w) % dw / dw)[None, :]
+
+    def ramp(a: int, b: int) -> np.ndarray:
+        rows, cols = (iy + a)[:, None], (ix + b)[None, :]
+        return (fy - a) * grad_y[rows, cols] + (fx - b) * grad_x[rows, cols]
+
+    ty = 6 * fy ** 5 - 15 * fy ** 4 + 10 * fy ** 3
+    tx = 6 * fx ** 5 - 15 * fx ** 4 + 10 * fx ** 3
+    n0 = ramp(0, 0) + ty * (ramp(1, 0) - ramp(0, 0))
+    n1 = ramp(0, 1) + ty * (ramp(1, 1) - ramp(0, 1))
+    return np.sqrt(2) * (n0 + tx * (n1 - n0))
 
 
 def random_res(rng: np.random.Generator, min_scale: int = 0, max_scale: int = 6

@@ -10,6 +10,8 @@ Stable API (used by ``reprolib.methods.resynthdetect`` and the DRAEM baseline)::
     AUGMENTATIONS: dict[str, Callable[[Tensor, Generator], Tensor]]   # the paper's pool
     COLOUR_ONLY: frozenset[str]          # no-ops on 1-channel images, left out of their draws
     augment(image, rng, n=3, names=None) -> (Tensor, list[str])        # n drawn w/o replacement
+    draw_augmentations(channels, rng, n=3, names=None) -> list[str]
+    apply_augmentations(image, names, rng) -> Tensor
     colour_temperature(image, kelvin) -> Tensor
     kelvin_to_rgb(kelvin) -> np.ndarray (3,) in [0, 1]
     procedural_texture((H, W), channels, rng, kind=None) -> Tensor (C, H, W)
@@ -147,24 +149,39 @@ AUGMENTATIONS: dict[str, Callable[[Tensor, np.random.Generator], Tensor]] = {
 COLOUR_ONLY = frozenset({"hue", "temperature"})
 
 
+def draw_augmentations(channels: int, rng: np.random.Generator, n: int = 3,
+                       names: Sequence[str] | None = None) -> list[str]:
+    """``n`` names drawn without replacement from ``names`` (default: the whole pool), less
+    :data:`COLOUR_ONLY` when ``channels`` is 1, in the order they are to be applied."""
+    pool = list(AUGMENTATIONS) if names is None else list(names)
+    unknown = [p for p in pool if p not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"augmentation {unknown[0]!r} unknown; known: {list(AUGMENTATIONS)}")
+    if channels == 1:
+        pool = [p for p in pool if p not in COLOUR_ONLY]
+    if not 0 <= n <= len(pool):
+        raise ValueError(f"n: expected 0..{len(pool)} augmentations, got {n}")
+    return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
+
+
+def apply_augmentations(image: Tensor, names: Sequence[str], rng: np.random.Generator
+                        ) -> Tensor:
+    """The augmentations ``names`` applied to ``image`` in order (each draws its parameters
+    from ``rng``; how many numbers it draws does not depend on the image size)."""
+    image = _check_image(image)
+    for name in names:
+        image = AUGMENTATIONS[name](image, rng)
+    return image
+
+
 def augment(image: Tensor, rng: np.random.Generator, n: int = 3,
             names: Sequence[str] | None = None) -> tuple[Tensor, list[str]]:
     """``n`` augmentations drawn without replacement from ``names`` (default: the whole pool,
     less :data:`COLOUR_ONLY` for 1-channel images), applied in the drawn order (§3.3: "we
     randomly select three augmentation methods"). Returns the image and the names drawn."""
     image = _check_image(image)
-    pool = list(AUGMENTATIONS) if names is None else list(names)
-    unknown = [p for p in pool if p not in AUGMENTATIONS]
-    if unknown:
-        raise ValueError(f"augmentation {unknown[0]!r} unknown; known: {list(AUGMENTATIONS)}")
-    if image.shape[0] == 1:
-        pool = [p for p in pool if p not in COLOUR_ONLY]
-    if not 0 <= n <= len(pool):
-        raise ValueError(f"n: expected 0..{len(pool)} augmentations, got {n}")
-    drawn = [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
-    for name in drawn:
-        image = AUGMENTATIONS[name](image, rng)
-    return image, drawn
+    drawn = draw_augmentations(image.shape[0], rng, n, names)
+    return apply_augmentations(image, drawn, rng), drawn
 
 
 # --- procedural textures (stand-in for DTD) ---------------------------------------------------
@@ -290,6 +307,24 @@ class SelfMixGenerator:
                 break
         return mask
 
+    def augmented_crop(self, source: Tensor, box: tuple[int, int, int, int],
+                       rng: np.random.Generator, whole: bool = False) -> Tensor:
+        """The crop ``box = (y, x, height, width)`` of the augmented ``source`` (§3.3: the
+        source is augmented, then cut). The same as augmenting the whole image and cutting,
+        but cheaper: without ``autocontrast`` (whose per-channel min and max are the whole
+        image's) only the crop and a 1-px margin are augmented (every other augmentation is
+        per pixel, except sharpening's 3x3 blur, which the margin serves). ``whole=True``
+        augments the whole image (the tests compare both)."""
+        y, x, ch, cw = box
+        names = draw_augmentations(source.shape[0], rng, self.n_augment, self.augmentations)
+        if whole or "autocontrast" in names:
+            return apply_augmentations(source, names, rng)[:, y:y + ch, x:x + cw]
+        h, w = source.shape[1:]
+        y0, x0 = max(0, y - 1), max(0, x - 1)
+        y1, x1 = min(h, y + ch + 1), min(w, x + cw + 1)
+        region = apply_augmentations(source[:, y0:y1, x0:x1], names, rng)
+        return region[:, y - y0:y - y0 + ch, x - x0:x - x0 + cw]
+
     def __call__(self, target: Tensor, source: Tensor | None, rng: np.random.Generator
                  ) -> tuple[Tensor, Tensor]:
         """One synthetic image I_G (C, H, W) and its mask M_G (1, H, W) from ``target`` and
@@ -306,16 +341,15 @@ class SelfMixGenerator:
             got = None if source is None else tuple(source.shape)
             raise ValueError(f"source: expected an image of the target's shape "
                              f"{tuple(target.shape)}, got {got}")
-        source, _ = augment(_check_image(source), rng, self.n_augment, self.augmentations)
         low, high = self.crop_fraction
         ch = min(h, max(MIN_CROP, round(float(rng.uniform(low, high)) * h)))
         cw = min(w, max(MIN_CROP, round(float(rng.uniform(low, high)) * w)))
         sy, sx = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         ty, tx = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop_s = self.augmented_crop(_check_image(source), (sy, sx, ch, cw), rng)
         mask = self.crop_mask((ch, cw), rng)
         weight = mask * blend_weight(mask, self.alpha, self.self_mix)
         pw = torch.as_tensor(weight, dtype=target.dtype, device=target.device)[None]
-        crop_s = source[:, sy:sy + ch, sx:sx + cw]
         crop_t = target[:, ty:ty + ch, tx:tx + cw]
         out[:, ty:ty + ch, tx:tx + cw] = pw * crop_s + (1 - pw) * crop_t
         full_mask[0, ty:ty + ch, tx:tx + cw] = torch.as_tensor(mask).to(full_mask)

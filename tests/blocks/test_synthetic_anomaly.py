@@ -111,6 +111,16 @@ def test_augment_draws_distinct_ops_seeded_and_skips_colour_ops_on_gray() -> Non
         augment(x, np.random.default_rng(0), names=["blur"])
 
 
+def test_augmenting_the_crop_alone_equals_augmenting_the_whole_source() -> None:
+    source = _image(10, size=40)
+    gen = SelfMixGenerator(augmentations=tuple(a for a in AUGMENTATIONS if a != "autocontrast"))
+    for seed in range(12):
+        for box in ((5, 7, 12, 20), (0, 0, 10, 40), (30, 25, 10, 15)):
+            fast = gen.augmented_crop(source, box, np.random.default_rng(seed))
+            slow = gen.augmented_crop(source, box, np.random.default_rng(seed), whole=True)
+            torch.testing.assert_close(fast, slow, atol=1e-6, rtol=0)
+
+
 def test_blend_weight_by_hand() -> None:
     mask = np.zeros((5, 5))
     mask[1:4, 1:4] = 1
