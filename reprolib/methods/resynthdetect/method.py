@@ -100,6 +100,12 @@ class ReSynthDetectConfig(MethodConfig):
                               "expected >= 0")
 
 
+def _budget(steps: int) -> dict[str, int]:
+    """``steps=`` for ``run_epochs`` when a step budget is set (TEMPORARY until the step-budget
+    convention is on main)."""
+    return {"steps": steps} if steps > 0 else {}
+
+
 def top_k_mean(maps: torch.Tensor, k: int) -> torch.Tensor:
     """Image score (§4.1): the mean of the ``k`` highest values of each map (N, ...) -> (N,)."""
     flat = maps.reshape(len(maps), -1)
@@ -169,7 +175,7 @@ class ReSynthDetect(AnomalyMethod):
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
         run_epochs(step, loader, c.rec_epochs or c.epochs, desc=f"{self.name} stage 1",
-                   history=self.history, steps=c.rec_steps)
+                   history=self.history, **_budget(c.rec_steps))
 
     def localisation_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The localisation network's logits for images ``x``, with the frozen autoencoder's
@@ -189,7 +195,8 @@ class ReSynthDetect(AnomalyMethod):
         """Stage 2 (§3.2-3.3): synthetic anomalies, focal loss, warm-up + cosine schedule."""
         c = self.config
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        total = c.steps if c.steps > 0 else c.epochs * len(loader)
+        steps = getattr(c, "steps", 0)
+        total = steps if steps > 0 else c.epochs * len(loader)
         warmup = (c.warmup_epochs * len(loader) if c.warmup_epochs > 0
                   else math.floor(c.warmup_fraction * total))
         optimiser = torch.optim.Adam(self.loc.parameters(), lr=c.lr)
@@ -208,7 +215,7 @@ class ReSynthDetect(AnomalyMethod):
             return {"focal": loss.detach(), "lr": lr}
 
         run_epochs(step, loader, c.epochs, desc=f"{self.name} stage 2", history=self.history,
-                   steps=c.steps)
+                   **_budget(getattr(c, "steps", 0)))
 
     def fit(self, train: Dataset, val: Dataset | None = None) -> ReSynthDetect:
         del val  # no model selection: the paper names none
