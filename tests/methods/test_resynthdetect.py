@@ -121,3 +121,15 @@ def test_bad_configs_are_refused() -> None:
         create_method("resynthdetect", {**TINY, "img_size": 30}, device="cpu")
     with pytest.raises(ConfigError, match="variant"):
         create_method("resynthdetect", {**TINY, "variant": "both"}, device="cpu")
+
+
+def test_step_budgets_of_both_stages() -> None:
+    data = SquaresSet(n=8, size=32, channels=3, anomalous=0)   # 2 batches of 4 per epoch
+    method = create_method("resynthdetect", {**TINY, "rec_steps": 3, "steps": 5,
+                                             "epochs": 50}, device="cpu").fit(data)
+    rec = [r for r in method.history if "rec_l2" in r]
+    loc = [r for r in method.history if "focal" in r]
+    assert [r["steps"] for r in rec] == [2.0, 3.0]                # stage 1: 3 steps
+    assert [r["steps"] for r in loc] == [5.0, 7.0, 8.0]           # then 5 more, cumulative
+    # the schedule spans the budget: the last step's lr is near min_lr, not lr
+    assert loc[-1]["lr"] < 5e-5 and method.convergence_key == "focal"

@@ -60,9 +60,9 @@ class ReSynthDetectConfig(MethodConfig):
     depth: int = 5
     # stage 1: L2 reconstruction (Eq. 1)
     rec_epochs: int = 0   # 0: as many as ``epochs``
-    rec_steps: int = 0    # > 0: overrides rec_epochs
+    rec_steps: int = 0    # > 0: overrides rec_epochs (stage-1 steps)
     rec_lr: float = 1e-3
-    # stage 2: focal loss (Eq. 2), warm-up + cosine (§4.1)
+    # stage 2: focal loss (Eq. 2), warm-up + cosine (§4.1); ``steps`` > 0 overrides epochs
     epochs: int = 10
     batch_size: int = 8
     lr: float = 5e-5
@@ -98,12 +98,6 @@ class ReSynthDetectConfig(MethodConfig):
         if min(self.rec_epochs, self.rec_steps, self.warmup_epochs) < 0:
             raise ConfigError("config keys 'rec_epochs', 'rec_steps', 'warmup_epochs': "
                               "expected >= 0")
-
-
-def _budget(steps: int) -> dict[str, int]:
-    """``steps=`` for ``run_epochs`` when a step budget is set (TEMPORARY until the step-budget
-    convention is on main)."""
-    return {"steps": steps} if steps > 0 else {}
 
 
 def top_k_mean(maps: torch.Tensor, k: int) -> torch.Tensor:
@@ -175,7 +169,7 @@ class ReSynthDetect(AnomalyMethod):
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
         run_epochs(step, loader, c.rec_epochs or c.epochs, desc=f"{self.name} stage 1",
-                   history=self.history, **_budget(c.rec_steps))
+                   history=self.history, steps=c.rec_steps)
 
     def localisation_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The localisation network's logits for images ``x``, with the frozen autoencoder's
@@ -195,8 +189,7 @@ class ReSynthDetect(AnomalyMethod):
         """Stage 2 (§3.2-3.3): synthetic anomalies, focal loss, warm-up + cosine schedule."""
         c = self.config
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        steps = getattr(c, "steps", 0)
-        total = steps if steps > 0 else c.epochs * len(loader)
+        total = c.steps if c.steps > 0 else c.epochs * len(loader)
         warmup = (c.warmup_epochs * len(loader) if c.warmup_epochs > 0
                   else math.floor(c.warmup_fraction * total))
         optimiser = torch.optim.Adam(self.loc.parameters(), lr=c.lr)
@@ -215,7 +208,7 @@ class ReSynthDetect(AnomalyMethod):
             return {"focal": loss.detach(), "lr": lr}
 
         run_epochs(step, loader, c.epochs, desc=f"{self.name} stage 2", history=self.history,
-                   **_budget(getattr(c, "steps", 0)))
+                   steps=c.steps)
 
     def fit(self, train: Dataset, val: Dataset | None = None) -> ReSynthDetect:
         del val  # no model selection: the paper names none
