@@ -1,10 +1,12 @@
 """Fit / score glue of CycleGAN between images and proxies (ProxyAno Table I "Cycle-GAN [56]").
 
-Networks and training follow junyanz/pytorch-CycleGAN-and-pix2pix defaults: ResNet generators
-(``n_blocks`` 9, ``resnet_9blocks``; the reference uses 6 at 128 px), InstanceNorm, no dropout,
-70x70 PatchGANs with InstanceNorm, LSGAN, image pool of 50, λ_A = λ_B = 10, identity weight 0.5,
-Adam 2e-4 with β1 = 0.5; per batch one step of both generators, then one of both
-discriminators.
+Networks and training follow junyanz/pytorch-CycleGAN-and-pix2pix defaults: ResNet generators,
+InstanceNorm, no dropout, 70x70 PatchGANs with InstanceNorm, LSGAN, image pool of 50,
+λ_A = λ_B = 10, identity weight 0.5, Adam 2e-4 with β1 = 0.5; per batch one step of both
+generators, then one of both discriminators. The config's defaults are smaller than the
+reference's (``ngf = ndf = 64``, ``n_blocks`` 9 at 256 px, 6 at 128 px): ``ngf = ndf = 32`` and 6
+blocks, so that a CPU run stays short (four networks, six generator passes per step); the
+``paper`` profile sets the reference's values.
 
 Domains: A = the training images; B = their proxies (``proxy``, a name in
 ``reprolib.methods.cyclegan.model.PROXIES``; default ``gaussian_blur`` with ``proxy_sigma``
@@ -55,9 +57,9 @@ class CycleGANConfig(MethodConfig):
     in_channels: int = 1
     proxy: str = "gaussian_blur"
     proxy_sigma: float = 2.0
-    ngf: int = 64
-    ndf: int = 64
-    n_blocks: int = 9
+    ngf: int = 32
+    ndf: int = 32
+    n_blocks: int = 6
     lambda_a: float = 10.0
     lambda_b: float = 10.0
     lambda_idt: float = 0.5

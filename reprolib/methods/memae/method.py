@@ -49,6 +49,9 @@ class MemAEConfig(MethodConfig):
         if self.shrink_thres is not None and not 0 <= self.shrink_thres < 1:
             raise ConfigError(f"config key 'shrink_thres': expected in [0, 1) or null (1/N), "
                               f"got {self.shrink_thres}")
+        if self.shrink_thres is None and self.n_items == 1:
+            raise ConfigError("config key 'shrink_thres': null means 1/N = 1 with n_items 1, "
+                              "which drops every weight; give 0 (no shrinkage)")
 
 
 @register("memae")

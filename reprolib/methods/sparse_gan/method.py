@@ -77,7 +77,8 @@ class SparseGAN(AnomalyMethod):
         c = self.config
         self.generator = SparseGANGenerator(c.in_channels, c.widths, c.latent).to(self.device)
         self.discriminator = PatchDiscriminator(c.in_channels, c.ndf).to(self.device)
-        self.generator.apply(init_dcgan_weights)
+        self.generator.encoder.apply(init_dcgan_weights)
+        self.generator.decoder.apply(init_dcgan_weights)
         self.discriminator.apply(init_dcgan_weights)
 
     def fit(self, train: Dataset, val: Dataset | None = None) -> SparseGAN:
