@@ -55,3 +55,9 @@ def test_one_step_score_and_reload(tmp_path) -> None:
 def test_config_errors(values: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         create_method("pix2pix", values)
+
+
+def test_a_step_budget_overrides_epochs() -> None:
+    method = create_method("pix2pix", {**SMALL, "batch_size": 4, "epochs": 5, "steps": 3},
+                           device="cpu").fit(SquaresSet(unit=False))
+    assert method.history[-1]["steps"] == 3 and len(method.history) == 2

@@ -103,7 +103,8 @@ class Pix2Pix(AnomalyMethod):
             return {**{k: v.detach() for k, v in losses.items()}, "d": loss_d.detach()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     @torch.no_grad()
