@@ -14,9 +14,11 @@ paper gives only the segment count):
   least 1) so that superpixels cover the same share of the image as in the paper; 800 exactly
   at 256 px (``scale_to_size=False`` keeps 800 at every size).
 
-Measured cost (``benchmarks/bench_superpixel.py``, one thread, scikit-image 0.26, 256 x 256
-grey phantom/real images): SLIC + mean fill about 30-35 ms per image, i.e. ~17 s for the 500
-training images of the paper's brain MRI set, once (then read from the cache).
+Measured cost (``benchmarks/bench_superpixel.py``, one thread, scikit-image 0.26, 40 real brain
+MRI images and 18 brain phantoms at 256 x 256, grey): SLIC (800 segments) + mean fill 34 ms of
+CPU per image (70-86 ms wall on the shared, loaded 2-core development machine), i.e. about 17 s
+of CPU for the paper's 500 training images, once; at 64 px (50 segments) 2.3 ms. The other
+proxies cost 0.5 ms (block) to 6 ms (Canny + blur) per 256 px image.
 
 Table III proxies (§IV-E), same interface: ``canny`` (Canny edges, ``skimage.feature.canny``,
 sigma 1 at 256 px, scikit-image's default thresholds, on the grey image), ``blur`` (Gaussian
@@ -206,6 +208,8 @@ def compute_proxy(image: np.ndarray, spec: ProxySpec) -> np.ndarray:
 # --- computed once per dataset, cached ---------------------------------------------------------
 
 _MEMORY: dict[str, np.ndarray] = {}
+#: Proxy sets kept in memory (the oldest is dropped; the disk cache keeps them all).
+_MEMORY_ENTRIES = 2
 
 
 def proxy_cache_key(dataset: Dataset, spec: ProxySpec) -> str | None:
@@ -258,6 +262,8 @@ def proxies_for(dataset: Dataset, spec: ProxySpec) -> np.ndarray:
             tmp_meta = temp_path(path.with_suffix(".json"))
             tmp_meta.write_text(json.dumps(meta, indent=1, default=str))
             os.replace(tmp_meta, path.with_suffix(".json"))
+    while len(_MEMORY) >= _MEMORY_ENTRIES:  # bounded: at 256 px a set is ~130 MB
+        _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = proxies
     return proxies
 
