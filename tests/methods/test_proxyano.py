@@ -5,6 +5,8 @@ errors."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from reprolib.blocks import superpixel as sp
 from reprolib.config import ConfigError
 from reprolib.methods import create_method
 from reprolib.methods.proxyano.model import EncDec, frobenius, paste_patches, pixel_map
+from reprolib.training import run_epochs
 
 SMALL = {"img_size": 32, "widths": [8, 16, 32, 32], "latent": 8, "memory_items": 16,
          "d_width": 4, "epochs": 1, "batch_size": 4}
@@ -197,3 +200,15 @@ def test_memae_memory_switch_names_the_branch_when_absent() -> None:
         with pytest.raises(NotImplementedError, match="proxyano-baselines"):
             create_method("proxyano", {**SMALL, "proxy": "none", "memory": "memae"},
                           device="cpu")
+
+
+@pytest.mark.skipif("steps" not in inspect.signature(run_epochs).parameters,
+                    reason="step budgets arrive with branch evidence-floors")
+def test_step_budgets_per_module() -> None:
+    data = SquaresSet(n=4, size=32, anomalous=0)  # one batch per epoch
+    method = create_method("proxyano", {**SMALL, "epochs": 50, "steps": 3, "proxy_steps": 2},
+                           device="cpu").fit(data)
+    proxy_records = [r for r in method.history if "proxy_l2" in r]
+    recon_records = [r for r in method.history if "rec_l2" in r]
+    assert len(proxy_records) == 2 and len(recon_records) == 3
+    assert [r["steps"] for r in method.history] == [1, 2, 3, 4, 5]  # cumulative
