@@ -15,7 +15,13 @@ from recon_testkit import SquaresSet, assert_scoring_is_eval_mode, check_save_lo
 from reprolib.blocks import superpixel as sp
 from reprolib.config import ConfigError
 from reprolib.methods import create_method
-from reprolib.methods.proxyano.model import EncDec, frobenius, paste_patches, pixel_map
+from reprolib.methods.proxyano.model import (
+    EncDec,
+    frobenius,
+    memae_available,
+    paste_patches,
+    pixel_map,
+)
 from reprolib.training import run_epochs
 
 SMALL = {"img_size": 32, "widths": [8, 16, 32, 32], "latent": 8, "memory_items": 16,
@@ -186,20 +192,19 @@ def test_config_errors() -> None:
         create_method("proxyano", {**SMALL, "memory_items": -1}, device="cpu")
 
 
-def test_memae_memory_switch_names_the_branch_when_absent() -> None:
-    try:
-        import reprolib.methods.memae.model as memae  # noqa: F401
-        present = hasattr(memae, "MemoryUnit")
-    except ImportError:
-        present = False
-    if present:
-        method = create_method("proxyano", {**SMALL, "proxy": "none", "memory": "memae"},
-                               device="cpu")
-        assert method.proxy_net.memory is not None
-    else:
+def test_memae_memory_switch() -> None:
+    config = {**SMALL, "proxy": "none", "memory": "memae", "score_space": "image"}
+    if not memae_available():
         with pytest.raises(NotImplementedError, match="proxyano-baselines"):
-            create_method("proxyano", {**SMALL, "proxy": "none", "memory": "memae"},
-                          device="cpu")
+            create_method("proxyano", config, device="cpu")
+        return
+    data = SquaresSet(n=4, size=32, anomalous=2)
+    method = create_method("proxyano", config, device="cpu")
+    items = method.proxy_net.memory.items.detach().clone()
+    method.fit(data)
+    assert not torch.equal(items, method.proxy_net.memory.items)  # trained by gradient
+    assert {"l2", "entropy"} <= set(method.history[-1])
+    check_scores(method.score(data), 4, 32)
 
 
 @pytest.mark.skipif("steps" not in inspect.signature(run_epochs).parameters,

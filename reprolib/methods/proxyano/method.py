@@ -49,6 +49,7 @@ from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.proxyano.model import (
     build_encdec,
     frobenius,
+    memae_entropy,
     paste_patches,
     pixel_map,
 )
@@ -78,6 +79,7 @@ class ProxyAnoConfig(MethodConfig):
     memory_items: int = 128  # k; 0 = no memory
     gamma: float = 0.99
     commitment: float = 0.0  # VQ-VAE's commitment weight; 0 = the paper's Eq. 7
+    memae_entropy: float = 0.0002  # MemAE's entropy-loss weight, with memory "memae" only
     w_adv: float = 0.01  # lambda_g
     w_global: float = 0.25
     w_local: float = 0.5
@@ -101,9 +103,9 @@ class ProxyAnoConfig(MethodConfig):
         check_halvings(self.img_size, self.widths)
         check_positive(self, "in_channels", "latent", "n_segments", "batch_size", "lr",
                        "d_width", "epochs", "memory_items", "w_adv", "w_global", "w_local",
-                       "commitment", "steps",
+                       "commitment", "memae_entropy", "steps",
                        allow_zero=("epochs", "memory_items", "w_adv", "w_global", "w_local",
-                                   "commitment", "steps"))
+                                   "commitment", "memae_entropy", "steps"))
         for key in ("proxy_epochs", "proxy_steps"):
             value = getattr(self, key)
             if value is not None and value < 0:
@@ -184,12 +186,17 @@ class ProxyAno(AnomalyMethod):
         return self
 
     def _proxy_l2(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        out, z, z_tilde = self.proxy_net(x)
-        terms = {"l2": F.mse_loss(out, target)}
+        """Eq. 7 (plus the optional commitment term; with MemAE's memory, its entropy loss)."""
+        c = self.config
+        result = self.proxy_net.run(x)
+        terms = {"l2": F.mse_loss(result["out"], target)}
         loss = terms["l2"]
-        if self.config.commitment > 0 and self.proxy_net.memory is not None:
-            terms["commitment"] = commitment_loss(z, z_tilde)
-            loss = loss + self.config.commitment * terms["commitment"]
+        if self.proxy_net.memory is not None and c.memory == "ours" and c.commitment > 0:
+            terms["commitment"] = commitment_loss(result["z"], result["z_tilde"])
+            loss = loss + c.commitment * terms["commitment"]
+        if self.proxy_net.memory is not None and c.memory == "memae" and c.memae_entropy > 0:
+            terms["entropy"] = memae_entropy(result["aux"])
+            loss = loss + c.memae_entropy * terms["entropy"]
         terms["loss"] = loss
         return terms
 
@@ -203,8 +210,7 @@ class ProxyAno(AnomalyMethod):
             x = self.batch_images(batch)
             terms = self._proxy_l2(x, x)
             optimiser_step(optimiser, terms["loss"])
-            return {"l2": terms["l2"].detach(), **({"commitment": terms["commitment"].detach()}
-                                                   if "commitment" in terms else {})}
+            return {k: v.detach() for k, v in terms.items() if k != "loss"}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
         _run(step, loader, c.epochs, c.steps, f"{self.name} encdec", self.history)
@@ -219,10 +225,8 @@ class ProxyAno(AnomalyMethod):
             x = self.batch_images(batch)
             terms = self._proxy_l2(x, batch["proxy"].to(self.device))
             optimiser_step(optimiser, terms["loss"])
-            out = {"proxy_l2": terms["l2"].detach()}
-            if "commitment" in terms:
-                out["commitment"] = terms["commitment"].detach()
-            return out
+            return {("proxy_l2" if k == "l2" else k): v.detach() for k, v in terms.items()
+                    if k != "loss"}
 
         loader = make_loader(data, c.batch_size, shuffle=True, seed=self.seed)
         epochs = c.epochs if c.proxy_epochs is None else c.proxy_epochs

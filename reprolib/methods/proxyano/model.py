@@ -22,21 +22,36 @@ from reprolib.blocks.memory import NearestMemory
 MEMAE_BRANCH = "proxyano-baselines"
 
 
-def memae_memory(items: int, dim: int) -> nn.Module:
-    """MemAE's memory (Gong et al. [50]: softmax addressing, hard shrinkage) for Table IV's
-    "EncDec + mem*" row, taken from the ``memae`` method when it is present."""
+def _memae_block():  # noqa: ANN202 (a module or None)
     try:
-        module = importlib.import_module("reprolib.methods.memae.model")
+        return importlib.import_module("reprolib.blocks.memae_memory")
     except ImportError:
-        module = None
-    cls = getattr(module, "MemoryUnit", None) if module is not None else None
-    if cls is None:
+        return None
+
+
+def memae_available() -> bool:
+    """Whether MemAE's memory (``reprolib.blocks.memae_memory.MemAEMemory``) is present."""
+    block = _memae_block()
+    return block is not None and hasattr(block, "MemAEMemory")
+
+
+def memae_memory(items: int, dim: int) -> nn.Module:
+    """MemAE's memory (Gong et al. [50]: softmax addressing, hard shrinkage 1/N, cosine
+    similarity) for Table IV's "EncDec + mem*" row, from ``reprolib.blocks.memae_memory``."""
+    if not memae_available():
         raise NotImplementedError(
             "memory='memae' (Table IV 'EncDec + mem*') needs MemAE's memory "
-            "(reprolib.methods.memae.model.MemoryUnit) from branch "
+            "(reprolib.blocks.memae_memory.MemAEMemory) from branch "
             f"'{MEMAE_BRANCH}', which is not merged here; use memory='ours' or "
             "memory_items=0")
-    return cls(items, dim)
+    return _memae_block().MemAEMemory(items, dim)
+
+
+def memae_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """MemAE's entropy of the memory weights (its Eq. 10), from the same block."""
+    if not memae_available():
+        raise NotImplementedError(f"MemAE's memory is not merged here (branch '{MEMAE_BRANCH}')")
+    return _memae_block().memae_entropy(weights)
 
 
 class EncDec(nn.Module):
@@ -55,13 +70,19 @@ class EncDec(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``out``, ``z``, ``z_tilde`` and, with a memory, ``aux``: its second output (item
+        indices for ours, addressing weights for MemAE's)."""
         z = self.encoder(x)
-        z_tilde = z
+        result = {"z": z, "z_tilde": z}
         if self.memory is not None:
-            out = self.memory(z)
-            z_tilde = out[0] if isinstance(out, tuple) else out
-        return self.decoder(z_tilde), z, z_tilde
+            result["z_tilde"], result["aux"] = self.memory(z)
+        result["out"] = self.decoder(result["z_tilde"])
+        return result
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        result = self.run(x)
+        return result["out"], result["z"], result["z_tilde"]
 
 
 def build_encdec(in_channels: int, out_channels: int, widths: tuple[int, ...], latent: int,
@@ -117,4 +138,5 @@ def pixel_map(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return (x - x_hat).abs().mean(dim=1)
 
 
-__all__ = ["EncDec", "build_encdec", "frobenius", "memae_memory", "paste_patches", "pixel_map"]
+__all__ = ["EncDec", "build_encdec", "frobenius", "memae_available", "memae_entropy",
+           "memae_memory", "paste_patches", "pixel_map"]
