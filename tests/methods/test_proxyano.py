@@ -173,6 +173,13 @@ def test_ablation_variants_train_and_score(changes: dict) -> None:
         assert "recon_net" not in method.modules()
 
 
+def test_colour_images() -> None:
+    data = SquaresSet(n=4, size=32, channels=3, anomalous=2)
+    method = create_method("proxyano", {**SMALL, "in_channels": 3}, device="cpu").fit(data)
+    check_scores(method.score(data), 4, 32)
+    assert method.proxies(data).shape == (4, 3, 32, 32)
+
+
 def test_encdec_shapes_at_256() -> None:
     net = EncDec(1, 2, (32, 64, 128, 256), 64).eval()
     with torch.no_grad():
