@@ -11,6 +11,7 @@ ReLU, a last transposed conv and a sigmoid), ``reprolib.blocks.conv``.
 from __future__ import annotations
 
 import importlib
+import types
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from reprolib.blocks.memory import NearestMemory
 MEMAE_BRANCH = "proxyano-baselines"
 
 
-def _memae_block():  # noqa: ANN202 (a module or None)
+def _memae_block() -> types.ModuleType | None:
     try:
         return importlib.import_module("reprolib.blocks.memae_memory")
     except ImportError:
