@@ -21,6 +21,7 @@ from reprolib.methods.proxyano.model import (
     memae_available,
     paste_patches,
     pixel_map,
+    squared_error,
 )
 from reprolib.training import run_epochs
 
@@ -62,6 +63,9 @@ def test_scores_against_hand_computation() -> None:
     x_hat = torch.tensor([[[[1.0, 1.0], [0.0, 0.5]]]])
     torch.testing.assert_close(pixel_map(x, x_hat), torch.tensor([[[1.0, 0.0], [0.5, 0.0]]]))
     torch.testing.assert_close(frobenius(x, x_hat), torch.tensor([1.25 ** 0.5]))
+    two = torch.cat([x, x])  # ||.||^2 of Eqs. 7-10: per image sum (1.25), or pixel mean
+    assert squared_error(x_hat.repeat(2, 1, 1, 1), two, "sum").item() == pytest.approx(1.25)
+    assert squared_error(x_hat.repeat(2, 1, 1, 1), two, "mean").item() == pytest.approx(1.25 / 4)
 
 
 def test_method_scores_are_eq13_and_table_v_through_the_nets() -> None:
@@ -132,7 +136,8 @@ def test_generator_loss_is_eq11() -> None:
                 + c.w_local * (terms["local_l2"] + c.w_adv * terms["local_adv"]))
     torch.testing.assert_close(terms["g"], expected)
     i_hat_p = method.recon_net(pseudo)[0]
-    torch.testing.assert_close(terms["local_l2"], ((mask * (i_hat_p - x)) ** 2).mean())
+    torch.testing.assert_close(terms["local_l2"],  # per-image squared norm (l2: sum)
+                               ((mask * (i_hat_p - x)) ** 2).sum() / 2)
     no_repair, _ = method.generator_terms(x, p_hat, None, None)
     assert set(no_repair) == {"rec_l2", "rec_adv", "l2", "g"}
 

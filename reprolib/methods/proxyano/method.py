@@ -36,11 +36,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from reprolib.blocks.dcgan import DCGANDiscriminator, bce_fake, bce_real, init_dcgan_weights
-from reprolib.blocks.memory import commitment_loss
 from reprolib.blocks.recon import check_halvings, check_positive, check_power_of_two
 from reprolib.blocks.superpixel import IMAGE_LIKE, ProxyDataset, ProxySpec, proxies_for
 from reprolib.config import ConfigError, MethodConfig
@@ -52,6 +50,7 @@ from reprolib.methods.proxyano.model import (
     memae_entropy,
     paste_patches,
     pixel_map,
+    squared_error,
 )
 from reprolib.training import make_loader, optimiser_step, run_epochs
 
@@ -88,6 +87,7 @@ class ProxyAnoConfig(MethodConfig):
     patch_from: Literal["same", "other"] = "same"  # the patch's image: I itself or another
     paste_on: Literal["predicted", "slic"] = "predicted"  # P^ = F_p(I) or the SLIC proxy P
     score_space: Literal["latent", "image"] = "latent"
+    l2: Literal["sum", "mean"] = "sum"  # ||.||^2 of Eqs. 7-10: per-image sum, or pixel mean
     d_width: int = 16
     d_max_width: int | None = 256
     epochs: int = 10
@@ -189,10 +189,10 @@ class ProxyAno(AnomalyMethod):
         """Eq. 7 (plus the optional commitment term; with MemAE's memory, its entropy loss)."""
         c = self.config
         result = self.proxy_net.run(x)
-        terms = {"l2": F.mse_loss(result["out"], target)}
+        terms = {"l2": squared_error(result["out"], target, c.l2)}
         loss = terms["l2"]
         if self.proxy_net.memory is not None and c.memory == "ours" and c.commitment > 0:
-            terms["commitment"] = commitment_loss(result["z"], result["z_tilde"])
+            terms["commitment"] = squared_error(result["z"], result["z_tilde"].detach(), c.l2)
             loss = loss + c.commitment * terms["commitment"]
         if self.proxy_net.memory is not None and c.memory == "memae" and c.memae_entropy > 0:
             terms["entropy"] = memae_entropy(result["aux"])
@@ -239,7 +239,7 @@ class ProxyAno(AnomalyMethod):
         """Eqs. 8-11 for a batch: (loss terms, the generated images ``i_hat`` / ``i_hat_p``)."""
         c = self.config
         i_hat = self.recon_net(p_hat)[0]
-        terms = {"rec_l2": F.mse_loss(i_hat, x)}
+        terms = {"rec_l2": squared_error(i_hat, x, c.l2)}
         adv = c.w_adv > 0
         if adv:
             terms["rec_adv"] = bce_real(self.discriminator(i_hat)[0])
@@ -249,8 +249,8 @@ class ProxyAno(AnomalyMethod):
         if pseudo is not None and mask is not None:
             i_hat_p = self.recon_net(pseudo)[0]
             images["i_hat_p"] = i_hat_p
-            terms["global_l2"] = F.mse_loss(i_hat_p, x)
-            terms["local_l2"] = F.mse_loss(mask * i_hat_p, mask * x)
+            terms["global_l2"] = squared_error(i_hat_p, x, c.l2)
+            terms["local_l2"] = squared_error(mask * i_hat_p, mask * x, c.l2)
             if adv:
                 terms["global_adv"] = bce_real(self.discriminator(i_hat_p)[0])
                 terms["local_adv"] = bce_real(self.discriminator(mask * i_hat_p)[0])

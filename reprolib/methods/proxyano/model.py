@@ -129,6 +129,18 @@ def paste_patches(proxy: torch.Tensor, image: torch.Tensor, generator: torch.Gen
     return pseudo, mask, boxes
 
 
+def squared_error(a: torch.Tensor, b: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """||a - b||_2^2 of Eqs. 7-10 averaged over the batch: ``sum`` = the squared norm of each
+    sample (over channels and pixels, as the equations write it), ``mean`` = the per-pixel
+    mean (``F.mse_loss``; the sum divided by C*H*W)."""
+    per_sample = (a - b).flatten(1).pow(2)
+    if reduction == "sum":
+        return per_sample.sum(1).mean()
+    if reduction == "mean":
+        return per_sample.mean()
+    raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
+
+
 def frobenius(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-sample Frobenius norm ||a - b||_F over all but the first axis (Eq. 13, Table V)."""
     return (a - b).flatten(1).pow(2).sum(1).sqrt()
@@ -140,4 +152,4 @@ def pixel_map(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["EncDec", "build_encdec", "frobenius", "memae_available", "memae_entropy",
-           "memae_memory", "paste_patches", "pixel_map"]
+           "memae_memory", "paste_patches", "pixel_map", "squared_error"]
