@@ -16,6 +16,10 @@ Training (§III, §IV-A1; Adam, lr 1e-3), two modules trained one after the othe
    generator step on the real/fake pairs of the three terms, with the same weights.
    ``epochs`` (``steps``) long.
 
+||.||^2 in Eqs. 7-10 is each image's squared norm (sum over channels and pixels) averaged over
+the batch (``l2 = "sum"``, as written; ``"mean"`` = per-pixel MSE), adversarial terms
+non-saturating BCE on the discriminator's logits (means over the batch, the E[.] of Eq. 8).
+
 Scores (§III-E): ``image`` = A_img = ||Enc_p(I) - Enc_p(I^)||_F (Eqs. 12-13, ``score_space =
 "latent"``) or the image-space ||I - I^||_F (Table V, ``score_space = "image"``); both are in
 ``extra`` (``latent``, ``image_space``). ``maps`` = A_pix = |I - I^| (Eq. 14), channel mean, in
