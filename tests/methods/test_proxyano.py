@@ -5,8 +5,6 @@ errors."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 import torch
@@ -23,7 +21,6 @@ from reprolib.methods.proxyano.model import (
     pixel_map,
     squared_error,
 )
-from reprolib.training import run_epochs
 
 SMALL = {"img_size": 32, "widths": [8, 16, 32, 32], "latent": 8, "memory_items": 16,
          "d_width": 4, "epochs": 1, "batch_size": 4}
@@ -219,8 +216,6 @@ def test_memae_memory_switch() -> None:
     check_scores(method.score(data), 4, 32)
 
 
-@pytest.mark.skipif("steps" not in inspect.signature(run_epochs).parameters,
-                    reason="step budgets arrive with branch evidence-floors")
 def test_step_budgets_per_module() -> None:
     data = SquaresSet(n=4, size=32, anomalous=0)  # one batch per epoch
     method = create_method("proxyano", {**SMALL, "epochs": 50, "steps": 3, "proxy_steps": 2},

@@ -139,11 +139,9 @@ class ProxyAnoConfig(MethodConfig):
 
 def _run(step: Any, loader: DataLoader, epochs: int, steps: int, desc: str,
          history: list[dict[str, float]]) -> None:
-    """``run_epochs`` for ``epochs``, or exactly ``steps`` steps when ``steps > 0``."""
-    if steps > 0:
-        run_epochs(step, loader, epochs, desc=desc, history=history, steps=steps)
-    else:
-        run_epochs(step, loader, epochs, desc=desc, history=history)
+    """``run_epochs`` for ``epochs``, or exactly ``steps`` steps when ``steps > 0``; the
+    history's ``steps`` continue from module 1 into module 2."""
+    run_epochs(step, loader, epochs, desc=desc, history=history, steps=steps)
 
 
 @register("proxyano")
