@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -115,7 +116,7 @@ class DRAEM(AnomalyMethod):
         for net in (self.recon, self.disc):
             net.apply(init_weights)
             net.to(self.device)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
 
     def batch_images(self, batch: dict[str, Any]) -> torch.Tensor:
         """The images of a loader batch, shape-checked, on the method's device."""
@@ -126,7 +127,7 @@ class DRAEM(AnomalyMethod):
         """The loss terms of one batch of normal images ``x`` (anomalies simulated here)."""
         c = self.config
         normal, augmented, mask = (t.to(self.device) for t in simulate_anomalies(
-            x, self.generator, anomaly_p=c.anomaly_p, rotate_p=c.rotate_p,
+            x, self.rng, anomaly_p=c.anomaly_p, rotate_p=c.rotate_p,
             beta_max=c.beta_max))
         rec = self.recon(augmented)
         logits = self.disc(torch.cat([rec, augmented], dim=1))

@@ -7,15 +7,16 @@ laid out as the official ``model_unet.py`` (facts in REFERENCE_NOTES "DRAEM").
 - Discriminative sub-network: U-Net with skips, widths ``b, 2b, 4b, 8b, 8b, 8b`` (b = 64) over
   5 max-pools; input = concat(reconstruction, augmented image); 2-class logits.
 - Losses (Eq. 1-4): L_rec = l2 + (1 - SSIM) (11x11 Gaussian window, sigma 1.5: kornia's SSIM),
-  L_seg = focal loss (gamma 2) on the softmax of the logits; L = L_rec + L_seg.
+  L_seg = focal loss (gamma 2) on the softmax of the logits (the shared block); L = L_rec + L_seg.
 """
 
 from __future__ import annotations
 
 import torch
-from kornia.losses import focal_loss
 from kornia.metrics import ssim
 from torch import nn
+
+from reprolib.blocks.losses import focal_loss
 
 
 def double_conv(in_ch: int, mid_ch: int, out_ch: int) -> nn.Sequential:
@@ -114,9 +115,9 @@ def init_weights(module: nn.Module) -> None:
 
 def focal_map(logits: torch.Tensor, mask: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """Per-pixel focal loss (B, H, W) of 2-class ``logits`` (B, 2, H, W) against the {0, 1}
-    ``mask`` (B, 1, H, W): ``-(1 - p_t)^gamma log p_t`` (kornia's ``focal_loss``, no alpha)."""
-    target = mask[:, 0].round().long()
-    return focal_loss(logits, target, alpha=None, gamma=gamma, reduction="none").sum(dim=1)
+    ``mask`` (B, 1, H, W): ``-(1 - p_t)^gamma log p_t`` with p = softmax(logits)[1] =
+    sigmoid(logit_1 - logit_0) (the shared :func:`reprolib.blocks.losses.focal_loss`)."""
+    return focal_loss(logits[:, 1] - logits[:, 0], mask[:, 0], gamma, reduction="none")
 
 
 def ssim_loss(x: torch.Tensor, y: torch.Tensor, window: int = 11) -> torch.Tensor:
