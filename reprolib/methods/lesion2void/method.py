@@ -9,7 +9,8 @@ halved; two Adams (lr 1e-3, weight decay 5e-4), batch 32, 50 epochs. With ``val`
 epoch of lowest masked L1 on them is kept (the official ``best_validation_weights.pt``).
 
 Scoring (``inference/inference.py``): residual ``|x - G(x~)| m`` averaged over the lattice
-phases that are multiples of ``patch / 2`` in both axes (36 passes at 224 px); map = that
+phases that are multiples of ``patch / 2`` in both axes (36 passes at 224 px; 6 phases per axis
+at ``round(k grid / 6)`` at other sizes); map = that
 residual on channel ``eval_channel`` (green, as the official evaluation; channel 0 for
 grayscale); image score = :func:`component_score` (Otsu + connected components ranked 30-99);
 ``extra["mean_residual"]`` = the map's mean.
@@ -63,6 +64,8 @@ class Lesion2VoidConfig(MethodConfig):
     #: lattice pitch and square side in pixels at 224 px (scaled with img_size)
     grid: int = 48
     patch: int = 16
+    #: lattice phases per axis at inference (6 x 6 = the official 36 passes)
+    infer_phases: int = 6
     eval_channel: int = 1
     fov_circle: bool = True
     drop_largest: int = 30
@@ -71,7 +74,7 @@ class Lesion2VoidConfig(MethodConfig):
 
     def validate(self) -> None:
         check_positive(self, "img_size", "in_channels", "base", "ndf", "d_layers", "epochs",
-                       "batch_size", "lr", "grid", "patch", allow_zero=("epochs",))
+                       "batch_size", "lr", "grid", "patch", "infer_phases", allow_zero=("epochs",))
         check_positive(self, "weight_decay", "adv_weight", "drop_largest",
                        allow_zero=("weight_decay", "adv_weight", "drop_largest"))
         if self.img_size % 16:
@@ -84,12 +87,15 @@ class Lesion2VoidConfig(MethodConfig):
                               f"({self.drop_largest})")
 
 
-def lattice(config: Lesion2VoidConfig) -> tuple[int, int, int]:
-    """(grid, patch, inference stride) in pixels at ``config.img_size``."""
+def lattice(config: Lesion2VoidConfig) -> tuple[int, int, list[int]]:
+    """(grid, patch, inference phases per axis) in pixels at ``config.img_size``: the phases
+    ``round(k grid / infer_phases)``, k < infer_phases (at 224 px: 0, 8, ..., 40, the official
+    multiples of patch / 2)."""
     scale = config.img_size / 224
     patch = max(1, round(config.patch * scale))
     grid = max(patch + 1, round(config.grid * scale))
-    return grid, patch, max(1, patch // 2)
+    n = min(config.infer_phases, grid)
+    return grid, patch, sorted({round(k * grid / n) for k in range(n)})
 
 
 @register("lesion2void")
@@ -184,11 +190,11 @@ class Lesion2Void(AnomalyMethod):
     @torch.no_grad()
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) residual ``|x - G(x~)| m`` averaged over the inference phases."""
-        grid, patch, stride = lattice(self.config)
+        grid, patch, phases = lattice(self.config)
         gen = torch.Generator().manual_seed(self.seed)
         parts = []
-        for py in range(0, grid, stride):
-            for px in range(0, grid, stride):
+        for py in phases:
+            for px in phases:
                 mask = grid_mask(self.config.img_size, grid, patch, py, px).to(self.device)
                 parts.append((x - self.net(mask_images(x, mask, gen))).abs() * mask)
         return torch.stack(parts).mean(dim=0)
