@@ -102,7 +102,13 @@ def test_one_training_step_selection_scores_and_save_load(tmp_path) -> None:
     scores = assert_scoring_is_eval_mode(method, data)
     assert scores.image.shape == (4,) and scores.maps.shape == (4, 32, 32)
     assert (scores.maps >= 0).all() and scores.extra["mean_residual"].shape == (4,)
+    np.testing.assert_array_equal(scores.image, scores.extra["components"])
     check_save_load(method, data, tmp_path)
+    mean_scored = create_method("lesion2void", {**TINY, "image_score": "mean_residual"},
+                                device="cpu")
+    mean_scored.load_state_dict(method.state_dict() | {"config": mean_scored.config.to_dict()})
+    np.testing.assert_allclose(mean_scored.score(data).image, scores.maps.mean(axis=(1, 2)),
+                               rtol=1e-5)
 
 
 def test_config_errors() -> None:

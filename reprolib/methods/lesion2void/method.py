@@ -13,7 +13,8 @@ phases that are multiples of ``patch / 2`` in both axes (36 passes at 224 px; 6 
 at ``round(k grid / 6)`` at other sizes); map = that
 residual on channel ``eval_channel`` (green, as the official evaluation; channel 0 for
 grayscale); image score = :func:`component_score` (Otsu + connected components ranked 30-99);
-``extra["mean_residual"]`` = the map's mean.
+``extra`` holds both image scores, ``components`` and ``mean_residual`` (the map's mean;
+``image_score`` picks the main one).
 
 Deviations: no field-of-view masks (the phantoms have none; the loss covers the whole image,
 the disc of the score stands in); the lattice scales with the image side (48 and 16 px at
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -71,6 +72,9 @@ class Lesion2VoidConfig(MethodConfig):
     drop_largest: int = 30
     keep_until: int = 100
     select_on_val: bool = True
+    #: ``components``: the official image score; ``mean_residual``: the map's mean (for images
+    #: too small or too clean to hold more than ``drop_largest`` components)
+    image_score: Literal["components", "mean_residual"] = "components"
 
     def validate(self) -> None:
         check_positive(self, "img_size", "in_channels", "base", "ndf", "d_layers", "epochs",
@@ -205,9 +209,12 @@ class Lesion2Void(AnomalyMethod):
         channel = min(c.eval_channel, c.in_channels - 1)
         maps = self.score_batches(data, lambda x: {"map": self.residual(x)[:, channel]})["map"]
         disc = fov_disc(c.img_size) if c.fov_circle else None
-        image = np.array([component_score(m, disc, c.drop_largest, c.keep_until) for m in maps])
+        components = np.array([component_score(m, disc, c.drop_largest, c.keep_until)
+                               for m in maps])
+        mean = maps.reshape(len(maps), -1).mean(axis=1)
+        image = components if c.image_score == "components" else mean
         return Scores(image=image, maps=maps,
-                      extra={"mean_residual": maps.reshape(len(maps), -1).mean(axis=1)})
+                      extra={"components": components, "mean_residual": mean})
 
     def extra_state(self) -> dict[str, Any]:
         return {"selected_epoch": getattr(self, "selected_epoch", 0)}
