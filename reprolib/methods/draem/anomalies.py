@@ -47,16 +47,17 @@ def _u8(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], 
 
 def augmenters(rng: np.random.Generator) -> list[Callable[[torch.Tensor], torch.Tensor]]:
     """DRAEM's ten augmenters (``data_loader.py``) with their imgaug ranges, on [0, 1] tensors:
-    gamma 0.5-2; multiply 0.8-1.2 and add +-30/255; sharpness; hue +-50/255 of a turn with
-    saturation x0.8-1.2; solarize (p 0.5, threshold 32-128); posterize (1-8 bits); invert;
-    autocontrast; equalize; rotate +-45 degrees. Hue ops leave 1-channel images unchanged."""
+    gamma 0.5-2; multiply 0.8-1.2 and add +-30/255; sharpness; hue +-50 on imgaug's +-255 scale
+    (+-35 degrees) with saturation x0.8-1.2 (imgaug adds +-50); solarize (p 0.5, threshold
+    32-128); posterize (1-8 bits); invert; autocontrast; equalize; rotate +-45 degrees. Hue ops
+    leave 1-channel images unchanged."""
     def brightness(x: torch.Tensor) -> torch.Tensor:
         return (x * _uniform(rng, 0.8, 1.2) + _uniform(rng, -30, 30) / 255).clamp(0, 1)
 
     def hue_sat(x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] != 3:
             return x
-        x = TF.adjust_hue(x, _uniform(rng, -50, 50) / 255)
+        x = TF.adjust_hue(x, _uniform(rng, -50, 50) / 510)  # imgaug: +-255 = +-half a turn
         return TF.adjust_saturation(x, _uniform(rng, 0.8, 1.2)).clamp(0, 1)
 
     def solarize(x: torch.Tensor) -> torch.Tensor:
