@@ -39,14 +39,16 @@ def _source_hash(folder: Path) -> str:
 
 
 def code_version(method_name: str) -> str:
-    """Package version + hash of the method's folder, ``reprolib/blocks`` and the method base.
-
-    Editing a method retrains only that method; results rows record this string.
+    """Package version + hash of the method's folder, ``reprolib/blocks``, the method base and
+    the training loop and config code every method trains through (``training.py``,
+    ``config.py``): editing a method retrains only that method, editing the shared loop
+    retrains all; results rows record this string.
     """
     folder = Path(inspect.getfile(get_method_class(method_name))).parent
     lib = repo_root() / "reprolib"
     parts = [_source_hash(folder), _source_hash(lib / "blocks"),
-             hashlib.sha256((lib / "methods" / "base.py").read_bytes()).hexdigest()[:12]]
+             *(hashlib.sha256((lib / name).read_bytes()).hexdigest()[:12]
+               for name in ("methods/base.py", "training.py", "config.py"))]
     return f"{__version__}+{stable_hash(parts, 10)}"
 
 

@@ -19,7 +19,16 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class MethodConfig:
-    """Base class of every method config. Subclasses add typed fields with defaults."""
+    """Base class of every method config. Subclasses add typed fields with defaults.
+
+    ``steps``: training length in optimiser steps. 0 (the default) trains for the config's
+    ``epochs``; a positive value overrides ``epochs`` and trains exactly that many steps of the
+    method's counted optimiser (the generator's for the GANs, as their reference code counts
+    iterations), the last epoch cut short where the budget ends (``reprolib.training.run_epochs``).
+    Methods that do not train ignore it.
+    """
+
+    steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists)."""
@@ -126,6 +135,9 @@ def build_config(cls: type[C], values: C | dict[str, Any] | None = None) -> C:
     if missing:
         raise ConfigError(f"{cls.__name__}: missing config key '{missing[0]}'")
     config = cls(**kwargs)
+    if getattr(config, "steps", 0) < 0:
+        raise ConfigError(f"config key 'steps': expected >= 0 (0: train for 'epochs'), "
+                          f"got {config.steps}")
     validate = getattr(config, "validate", None)
     if callable(validate):
         validate()

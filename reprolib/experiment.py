@@ -40,9 +40,11 @@ class MethodSpec:
         return self.label or self.method
 
     @staticmethod
-    def from_param(item: str | dict[str, Any]) -> MethodSpec:
+    def from_param(item: str | dict[str, Any] | MethodSpec) -> MethodSpec:
         """From a notebook parameter: a method name, or a dict with ``method`` and optional
         ``config``, ``variant``, ``label``."""
+        if isinstance(item, MethodSpec):
+            return item
         if isinstance(item, str):
             return MethodSpec(item)
         if not isinstance(item, dict) or "method" not in item:
@@ -232,7 +234,8 @@ def check_required_weights(methods: list[str | dict[str, Any]]) -> None:
             get_method_class(spec.method)(config, seed=0, device="cpu")
 
 
-def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any]], datasets: list[str],
+def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any] | MethodSpec],
+             datasets: list[str],
              *, seeds: list[int], root: str | None = None,
              dataset_options: dict[str, dict[str, Any]] | None = None,
              policies: tuple[str, ...] = ("best_f1", "normal_val"), protocol: str = "",
@@ -270,6 +273,87 @@ def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any]], data
     return evaluations
 
 
+#: Variants of the label-free reference rows (issue 8): ``reference_floor`` on pixels,
+#: ``reference_floor_features`` on pretrained features.
+FLOOR_VARIANTS: tuple[str, ...] = ("reference_floor", "reference_floor_features")
+
+
+def is_floor(variant: str) -> bool:
+    """Whether a results row's ``variant`` marks a label-free reference floor."""
+    return str(variant).startswith("reference_floor")
+
+
+def floor_rows(frame: Any) -> Any:
+    """Boolean mask of a results frame's floor rows."""
+    return frame["variant"].astype(str).str.startswith("reference_floor")
+
+
+def floor_specs(floors: list[str | dict[str, Any]]) -> list[MethodSpec]:
+    """The notebook's ``FLOORS`` entries as specs; each must carry a floor variant."""
+    specs = [MethodSpec.from_param(item) for item in floors]
+    for spec in specs:
+        if spec.variant not in FLOOR_VARIANTS:
+            raise ValueError(f"FLOORS entry {spec.method!r}: expected variant one of "
+                             f"{list(FLOOR_VARIANTS)}, got {spec.variant!r}")
+    return specs
+
+
+def run_floors(recorder: ResultRecorder, floors: list[str | dict[str, Any]],
+               datasets: list[str], *, root: str | None = None,
+               dataset_options: dict[str, dict[str, Any]] | None = None,
+               policies: tuple[str, ...] = ("best_f1", "normal_val"), protocol: str = "",
+               device: str | torch.device = "auto") -> list[Evaluation]:
+    """Fit, score and record the label-free reference floors (``FLOORS``, e.g.
+    ``mean_intensity``, ``knn_pixels``, ``pca_recon`` with variant ``reference_floor``) on the
+    table's own datasets and loader options, under the table's policies. Floors are
+    deterministic: seed 0 only."""
+    specs: list[str | dict[str, Any] | MethodSpec] = list(floor_specs(floors))
+    return run_grid(recorder, specs, datasets, seeds=[0], root=root,
+                    dataset_options=dataset_options, policies=policies, protocol=protocol,
+                    device=device)
+
+
+def best_floor(frame: Any, metric: str = "auroc") -> Any:
+    """Per dataset, the floor row with the highest mean ``metric`` (threshold-free rows):
+    a frame indexed by dataset with columns ``method`` and ``value``."""
+    import pandas as pd
+
+    rows = frame[floor_rows(frame) & (frame["metric"] == metric)
+                 & (frame["threshold_policy"] == "none")]
+    if rows.empty:
+        return pd.DataFrame(columns=["method", "value"])
+    means = rows.groupby(["dataset", "method"])["value"].mean().reset_index()
+    best = means.loc[means.groupby("dataset")["value"].idxmax()]
+    return best.set_index("dataset")[["method", "value"]]
+
+
+def _with_floor_column(table: Any, frame: Any, metric: str = "auroc") -> Any:
+    """Add ``auroc - best floor`` to a summary table (rows of every non-floor method), against
+    the best floor of the same dataset and protocol."""
+    protocol = frame["protocol"] if "protocol" in frame.columns else ""
+    frame = frame.assign(protocol=protocol)
+    floors = {p: best_floor(part, metric) for p, part in frame.groupby("protocol")}
+    if all(f.empty for f in floors.values()):
+        return table
+    means = frame[(frame["metric"] == metric) & (frame["threshold_policy"] == "none")]
+    means = means.groupby(["dataset", "protocol", "method", "variant"])["value"].mean()
+    cells = []
+    for dataset, protocol, method, variant in table.index:
+        best = floors.get(protocol)
+        if best is None or dataset not in best.index:
+            cells.append("")
+        elif is_floor(variant):
+            cells.append("best floor" if best["method"].get(dataset) == method else "floor")
+        elif (dataset, protocol, method, variant) in means.index:
+            diff = means[(dataset, protocol, method, variant)] - best.loc[dataset, "value"]
+            cells.append(f"{diff:+.3f}")
+        else:
+            cells.append("")
+    table = table.copy()
+    table[f"{metric} - best floor"] = cells
+    return table
+
+
 def summary_table(frame: Any, metrics: tuple[str, ...] = ("auroc", "f1", "acc", "sen", "spe"),
                   policy: str = "best_f1") -> Any:
     """Mean (± std over seeds) of ``metrics`` per dataset, protocol and method, as a printable
@@ -286,7 +370,8 @@ def summary_table(frame: Any, metrics: tuple[str, ...] = ("auroc", "f1", "acc", 
                      for m, s, c in zip(stats["mean"], stats["std"], stats["count"])]
     table = stats.pivot_table(index=["dataset", "protocol", "method", "variant"], columns="metric",
                               values="cell", aggfunc="first")
-    return table.reindex(columns=[m for m in metrics if m in table.columns]).fillna("")
+    table = table.reindex(columns=[m for m in metrics if m in table.columns]).fillna("")
+    return _with_floor_column(table, frame) if "auroc" in metrics else table
 
 
 def score_groups(ev: Evaluation, score: str | None = None) -> dict[str, np.ndarray]:

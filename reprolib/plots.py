@@ -1,4 +1,5 @@
-"""Figures shared by the notebooks: score distributions, ROC curves, anomaly-map panels.
+"""Figures shared by the notebooks: score distributions, ROC curves, anomaly-map panels,
+learning curves.
 
 Every function draws into a new figure, saves it (PNG) when ``path`` is given, and returns it.
 """
@@ -6,9 +7,11 @@ Every function draws into a new figure, saves it (PNG) when ``path`` is given, a
 from __future__ import annotations
 
 import io
+import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,7 +49,8 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, title: st
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     for name, (labels, scores) in curves.items():
         fpr, tpr, _ = roc_curve(labels, scores)
-        ax.plot(fpr, tpr, label=name)
+        floor = name.startswith("floor")  # a label-free reference floor: a grey dashed line
+        ax.plot(fpr, tpr, label=name, **({"color": "grey", "ls": "--"} if floor else {}))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title,
            xlim=(0, 1), ylim=(0, 1.01))
@@ -97,5 +101,69 @@ def map_panel(images: Sequence[np.ndarray], maps: Sequence[np.ndarray],
         axes[row, 2].set_title("anomaly map", fontsize=8)
         for ax in axes[row]:
             ax.axis("off")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def learning_curves(evaluations: Iterable[Any] | Mapping[Any, Any], *, title: str = "",
+                    path: str | os.PathLike[str] | None = None) -> Figure:
+    """One figure of the training losses of the models behind ``evaluations`` (a list or a
+    dict of :class:`reprolib.experiment.Evaluation`): one panel per model (row label), one line
+    per dataset, the watched loss term (``reprolib.convergence``) per epoch against optimiser
+    steps, log-y where the loss stays positive. A model that the convergence rule flags is drawn
+    dashed and named ``NOT CONVERGED`` in the legend; methods that do not train are skipped, and
+    a model shared by several rows (AnoGAN's DCGAN) is drawn once under all their names."""
+    from reprolib.convergence import NOT_CONVERGED, convergence_flag, loss_key
+
+    items = list(evaluations.values()) if isinstance(evaluations, Mapping) else list(evaluations)
+    panels: dict[tuple[Any, ...], dict[str, Any]] = {}
+    datasets: list[str] = []
+    for ev in items:
+        history = list(getattr(ev.method, "history", []) or [])
+        key = getattr(type(ev.method), "convergence_key", None)
+        term = loss_key(history, key) if history else None
+        if term is None:
+            continue
+        records = [r for r in history if term in r]
+        curve = (tuple(float(r.get("steps", r["epoch"])) for r in records),
+                 tuple(float(r[term]) for r in records))
+        label = ev.spec.variant or ev.spec.result_name
+        if ev.dataset not in datasets:
+            datasets.append(ev.dataset)
+        shared = next((p for p in panels.values() if p["term"] == term
+                       and p["lines"].get(ev.dataset, (None,))[0] == curve), None)
+        if shared is not None:  # the same trained model behind another row
+            if label not in shared["labels"]:
+                shared["labels"].append(label)
+            continue
+        panel = panels.setdefault((label,), {"labels": [label], "term": term, "lines": {}})
+        panel["lines"][ev.dataset] = (curve, convergence_flag(history, key))
+    n = max(len(panels), 1)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.1 * rows), squeeze=False)
+    colours = {d: f"C{i}" for i, d in enumerate(datasets)}
+    for ax, panel in zip(axes.flat, panels.values()):
+        flagged = False
+        positive = True
+        for dataset, ((steps, losses), flag) in panel["lines"].items():
+            bad = flag == NOT_CONVERGED
+            flagged |= bad
+            positive &= min(losses) > 0
+            ax.plot(steps, losses, color=colours[dataset], ls="--" if bad else "-",
+                    marker="." if len(steps) < 30 else None,
+                    label=f"{dataset}{' NOT CONVERGED' if bad else ''}")
+        if positive:
+            ax.set_yscale("log")
+        ax.set_title(" / ".join(panel["labels"]) + (" (not converged)" if flagged else ""),
+                     fontsize=9, color="tab:red" if flagged else "black")
+        ax.set_xlabel("optimiser steps", fontsize=8)
+        ax.set_ylabel(f"loss '{panel['term']}'" + ("" if positive else " (linear)"), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title or f"Training loss per step on {', '.join(datasets) or 'no data'}",
+                 fontsize=10)
     fig.tight_layout()
     return save(fig, path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -117,33 +118,61 @@ def run_epochs(step_fn: Callable[[dict[str, Any]], Mapping[str, float | torch.Te
                loader: DataLoader, epochs: int, *, desc: str,
                history: list[dict[str, float]] | None = None,
                on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+               steps: int = 0, calls_per_step: int = 1,
                ) -> list[dict[str, float]]:
     """Call ``step_fn(batch)`` for every batch of every epoch; return per-epoch mean losses.
 
     ``step_fn`` does the forward, backward and optimiser steps and returns its loss terms.
-    Each epoch's means (plus ``epoch``) are appended to ``history`` when given.
+    Training length: ``epochs`` passes over ``loader``, or, when ``steps > 0`` (which overrides
+    ``epochs``), exactly ``steps`` counted optimiser steps: ``steps * calls_per_step`` calls of
+    ``step_fn`` over ``ceil(calls / len(loader))`` epochs, the last one cut short where the
+    budget ends (its means are over the batches it ran). ``calls_per_step`` is how many
+    ``step_fn`` calls make one counted step (f-AnoGAN: ``n_critic`` critic steps per counted
+    generator step; 1 for every other method).
+
+    Each epoch's means are recorded with ``epoch``, ``steps`` (counted optimiser steps to the end
+    of that epoch, cumulative: a second phase appended to the same ``history`` continues the
+    count) and ``seconds`` (wall time, cumulative the same way), and appended to ``history``.
     """
     if epochs < 0:
         raise ValueError(f"epochs: expected >= 0, got {epochs}")
+    if steps < 0 or calls_per_step < 1:
+        raise ValueError(f"steps >= 0 and calls_per_step >= 1 expected, got {steps} and "
+                         f"{calls_per_step}")
     records: list[dict[str, float]] = [] if history is None else history
-    bar = tqdm(total=epochs * len(loader), desc=desc, leave=False, mininterval=1.0,
+    per_epoch = len(loader)
+    if steps > 0 and per_epoch == 0:
+        raise ValueError(f"{desc}: a budget of {steps} steps needs a non-empty loader")
+    calls_total = steps * calls_per_step if steps > 0 else epochs * per_epoch
+    if steps > 0:
+        epochs = -(-calls_total // per_epoch)
+    step_offset = float(records[-1].get("steps", 0.0)) if records else 0.0
+    time_offset = float(records[-1].get("seconds", 0.0)) if records else 0.0
+    start = time.perf_counter()
+    bar = tqdm(total=calls_total, desc=desc, leave=False, mininterval=1.0,
                disable=os.environ.get("REPROLIB_PROGRESS", "1") == "0")
-    report = StepReporter(desc, epochs * len(loader), epochs=epochs)  # terminal lines
+    report = StepReporter(desc, calls_total, epochs=epochs)  # terminal lines
+    calls = 0
     try:
         for epoch in range(1, epochs + 1):
             sums: dict[str, float] = {}
             count = 0
             for step, batch in enumerate(loader, start=1):
+                if calls >= calls_total:
+                    break
                 losses = step_fn(batch)
                 check_finite(losses, epoch, step)
                 for name, value in losses.items():
                     sums[name] = sums.get(name, 0.0) + _as_float(value)
                 count += 1
+                calls += 1
                 bar.update(1)
                 report.step(epoch)
             means = {name: total / max(count, 1) for name, total in sums.items()}
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(means.items())[:3]})
-            records.append({"epoch": float(epoch), **means})
+            records.append({"epoch": float(epoch), **means,
+                            "steps": step_offset + calls // calls_per_step,
+                            "seconds": time_offset + time.perf_counter() - start})
             if on_epoch_end is not None:
                 on_epoch_end(epoch, means)
     finally:

@@ -99,7 +99,9 @@ def test_run_epochs_stops_on_nan_with_epoch_and_step(tiny_dataset) -> None:
 def test_run_epochs_records_means(tiny_dataset) -> None:
     loader = make_loader(tiny_dataset, 4, shuffle=False)
     history = run_epochs(lambda b: {"x": float(b["image"].shape[0])}, loader, 2, desc="t")
-    assert history == [{"epoch": 1.0, "x": 4.0}, {"epoch": 2.0, "x": 4.0}]
+    seconds = [record.pop("seconds") for record in history]
+    assert history == [{"epoch": 1.0, "x": 4.0, "steps": 2}, {"epoch": 2.0, "x": 4.0, "steps": 4}]
+    assert 0 <= seconds[0] <= seconds[1]
 
 
 def test_seed_everything_rejects_non_int() -> None:

@@ -23,6 +23,12 @@ from reprolib.training import make_loader
 
 STAGES: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4")
 
+#: Per backbone, the tap whose global average is the network's pooled image feature (the input of
+#: its ImageNet classifier): Lite0's 1x1 head (``features.8``, 1280 channels), a ResNet's
+#: ``layer4`` (its ``avgpool`` input: 512 / 2048 channels).
+POOLED_TAP: dict[str, str] = {"efficientnet_lite0": "features.8", "resnet18": "layer4",
+                              "wide_resnet50_2": "layer4"}
+
 
 @dataclass
 class FeatureFloorConfig(MethodConfig):
@@ -47,11 +53,14 @@ class FeatureFloorConfig(MethodConfig):
             raise ConfigError(f"batch_size: expected >= 1, got {self.batch_size}")
 
 
-def frozen_taps(config: FeatureFloorConfig, device: torch.device) -> tuple[FeatureTaps, str]:
-    """The frozen backbone cut after the deepest of ``config.layers``, and its weights string."""
+def frozen_taps(config: FeatureFloorConfig, device: torch.device,
+                extra_taps: tuple[str, ...] = ()) -> tuple[FeatureTaps, str]:
+    """The frozen backbone cut after the deepest of ``config.layers`` and ``extra_taps`` (e.g.
+    :data:`POOLED_TAP`), and its weights string."""
     net, weights = load_backbone(config.backbone, config.weights,
                                  required=config.require_imagenet)
-    return freeze(FeatureTaps(net, list(config.layers))).to(device), weights
+    taps = list(dict.fromkeys([*config.layers, *extra_taps]))
+    return freeze(FeatureTaps(net, taps)).to(device), weights
 
 
 @torch.no_grad()

@@ -67,6 +67,9 @@ class AnomalyMethod(ABC):
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     #: Input normalisation the method expects: "unit" [0,1], "tanh" [-1,1] or "imagenet".
     normalize: ClassVar[str] = "unit"
+    #: The ``history`` term the convergence rule watches (``reprolib.convergence``); None: the
+    #: ``loss`` term, else the first one recorded. Set where that term is not the one to watch.
+    convergence_key: ClassVar[str | None] = None
 
     def __init__(self, config: MethodConfig | dict[str, Any] | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -165,8 +168,9 @@ class AnomalyMethod(ABC):
                     loss_fn: Callable[[torch.Tensor], dict[str, torch.Tensor]], *,
                     key: str = "loss") -> None:
         """The single-optimiser training loop: for every batch ``x`` (shuffled with the
-        method's seed, ``config.epochs`` epochs) one ``optimiser`` step on ``loss_fn(x)[key]``;
-        every term ``loss_fn`` returns is logged per epoch in ``history``."""
+        method's seed, ``config.epochs`` epochs, or exactly ``config.steps`` steps when that is
+        positive) one ``optimiser`` step on ``loss_fn(x)[key]``; every term ``loss_fn`` returns
+        is logged per epoch in ``history`` with the cumulative ``steps``."""
         def step(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
             terms = loss_fn(self.batch_images(batch))
             optimiser_step(optimiser, terms[key])
@@ -174,7 +178,8 @@ class AnomalyMethod(ABC):
 
         c: Any = self.config
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
 
     def score_batches(self, data: Dataset,
                       fn: Callable[[torch.Tensor], Mapping[str, torch.Tensor]]

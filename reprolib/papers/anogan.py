@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from reprolib.cache import code_version, exclusive, fit_or_load
 from reprolib.config import stable_hash
-from reprolib.experiment import Evaluation, MethodSpec, record
+from reprolib.experiment import Evaluation, MethodSpec, floor_specs, is_floor, record
 from reprolib.methods import AnomalyMethod, Scores
 from reprolib.paths import cache_dir
 from reprolib.plots import save
@@ -250,6 +250,25 @@ def evaluate_all(specs: Sequence[MethodSpec], sets: PatchSets, *, seeds: Sequenc
             for spec in specs for seed in seeds}
 
 
+def evaluate_floors(floors: Sequence[str | dict[str, Any]], sets: PatchSets, *,
+                    device: str | torch.device = "auto") -> dict[tuple[str, int], Evaluation]:
+    """The label-free floors (``FLOORS`` entries, variant ``reference_floor``) fitted on the
+    same training patches and scored on the same test patches, seed 0 (they are
+    deterministic), keyed like :func:`evaluate_all`."""
+    return {(spec.result_name, 0): evaluate_patches(spec, sets, seed=0, device=device)
+            for spec in floor_specs(list(floors))}
+
+
+def best_floor(floors: dict[tuple[str, int], Evaluation]) -> dict[tuple[str, int], Evaluation]:
+    """The floor with the highest test AUC, keyed ``("floor: <name>", seed)``: added to the
+    evaluations, it is drawn as a grey dashed reference curve in the ROC figures."""
+    if not floors:
+        return {}
+    (name, seed), ev = max(floors.items(), key=lambda kv: roc_auc_score(kv[1].labels,
+                                                                        kv[1].scores.image))
+    return {(f"floor: {name}", seed): ev}
+
+
 # --- Table 1 ----------------------------------------------------------------------------------
 
 def record_table1(recorder: ResultRecorder, evaluations: dict[tuple[str, int], Evaluation]
@@ -261,11 +280,15 @@ def record_table1(recorder: ResultRecorder, evaluations: dict[tuple[str, int], E
 
 
 def table1_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Table 1 as printed in the paper: rows aCAE, P_D, GAN_R, AnoGAN (mean over seeds)."""
+    """Table 1 as printed in the paper: rows aCAE, P_D, GAN_R, AnoGAN (mean over seeds), then
+    the label-free floors (``reference_floor`` rows, named ``<method> (floor)``)."""
     rows = frame[(frame["table"] == "t1") & frame["metric"].isin(TABLE1_METRICS)
                  & frame["threshold_policy"].isin(["youden", "none"])]
+    rows = rows.assign(method=[f"{m} (floor)" if is_floor(v) else m
+                               for m, v in zip(rows["method"], rows["variant"])])
     table = rows.pivot_table(index="method", columns="metric", values="value", aggfunc="mean")
     order = [m for m in TABLE1_METHODS if m in table.index]
+    order += sorted(m for m in table.index if m.endswith("(floor)"))
     return table.reindex(index=order, columns=[m for m in TABLE1_METRICS if m in table.columns])
 
 
@@ -317,10 +340,11 @@ def figure4_table(frame: pd.DataFrame) -> pd.DataFrame:
              ("gan_r", "residual"): "GAN_R R(x)", ("gan_r", "discrimination_ref"): "GAN_R D̂(x)",
              ("acae", ""): "aCAE A(x)", ("acae", "residual"): "aCAE R(x)",
              ("acae", "discrimination"): "aCAE D(x)", ("p_d", ""): "P_D"}
-    rows = rows.assign(score=[names.get((m, v), f"{m} {v}") for m, v in
-                              zip(rows["method"], rows["variant"])])
+    rows = rows.assign(score=[f"{m} (floor)" if is_floor(v) else names.get((m, v), f"{m} {v}")
+                              for m, v in zip(rows["method"], rows["variant"])])
     table = rows.pivot_table(index="score", columns="metric", values="value", aggfunc="mean")
     order = [n for n in names.values() if n in table.index]
+    order += sorted(n for n in table.index if n.endswith("(floor)"))
     return table.reindex(index=order, columns=[c for c in ("auroc", "ap", "score_normal",
                                                            "score_abnormal") if c in table])
 
@@ -340,8 +364,10 @@ def figure4(evaluations: dict[tuple[str, int], Evaluation], *, seed: int = 0,
                                "(b) score components")):
         for name, (labels, scores) in curves.items():
             fpr, tpr, _ = roc_curve(labels, scores)
-            ax.plot(fpr, tpr, color=colours.get(name), label=f"{name} "
-                    f"({roc_auc_score(labels, scores):.2f})")
+            floor = name.startswith("floor")  # the best label-free floor: grey, dashed
+            ax.plot(fpr, tpr, color="grey" if floor else colours.get(name),
+                    ls="--" if floor else "-",
+                    label=f"{name} ({roc_auc_score(labels, scores):.2f})")
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
         ax.legend(fontsize=9, loc="lower right", title="score (AUROC)", title_fontsize=9)

@@ -23,7 +23,14 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch.utils.flop_counter import FlopCounterMode
 
-from reprolib.experiment import Evaluation, MethodSpec, run_grid, summary_table
+from reprolib.experiment import (
+    Evaluation,
+    MethodSpec,
+    best_floor,
+    floor_rows,
+    run_grid,
+    summary_table,
+)
 from reprolib.methods import create_method
 from reprolib.plots import save
 from reprolib.results import ResultRecorder
@@ -297,7 +304,10 @@ def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "aur
     """Bars of ``metric`` per row of ``order`` (variants or methods) and dataset, as the rows of
     Tables I-IV, for the rows of ``protocol`` only: the mean over seeds, with an error bar (std
     over seeds) only where a bar has two seeds or more; the axis says which. At most 10 inches
-    wide, whatever the count."""
+    wide, whatever the count. The best label-free floor of each dataset (``reference_floor``
+    rows) is a dotted line in that dataset's colour."""
+    floors = best_floor(frame[frame["protocol"] == protocol], metric)
+    frame = frame[~floor_rows(frame)]
     rows = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)
                  & frame["threshold_policy"].isin(["none", "best_f1"])].copy()
     rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
@@ -312,7 +322,10 @@ def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "aur
         spread = sub["std"].where(sub["count"] >= 2)
         ax.bar(np.arange(len(order)) + k * width, sub["mean"], width,
                yerr=spread if spread.notna().any() else None, capsize=2, label=dataset,
-               alpha=0.85)
+               alpha=0.85, color=f"C{k}")
+        if dataset in floors.index:
+            ax.axhline(floors.loc[dataset, "value"], color=f"C{k}", ls=":", lw=1.6,
+                       label=f"best floor, {dataset}: {floors.loc[dataset, 'method']}")
     labels = labels or {}
     ax.set_xticks(np.arange(len(order)) + width * (len(datasets) - 1) / 2,
                   [labels.get(r, r) for r in order], rotation=25, ha="right", fontsize=9)

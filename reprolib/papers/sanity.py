@@ -48,12 +48,15 @@ def config_for(method: str, sizes: Mapping[str, Mapping[str, Any]],
 
 
 def method_specs(sizes: Mapping[str, Mapping[str, Any]], methods: Sequence[str] | None = None,
-                 fallback: Mapping[str, Any] | None = None) -> list[MethodSpec]:
+                 fallback: Mapping[str, Any] | None = None,
+                 skip: Mapping[str, str] | None = None) -> list[MethodSpec]:
     """One spec per registered method (or per name of ``methods``; None or empty: all), sized by
-    ``sizes`` (else by ``fallback``, default :data:`FALLBACK_CONFIG`)."""
+    ``sizes`` (else by ``fallback``, default :data:`FALLBACK_CONFIG`), except the methods of
+    ``skip`` (method -> the reason it is not run, shown by :func:`table`)."""
     registered = available_methods()
-    names = list(methods) if methods else registered
-    unknown = [m for m in names if m not in registered]
+    skip = dict(skip or {})
+    names = [m for m in (list(methods) if methods else registered) if m not in skip]
+    unknown = [m for m in [*names, *skip] if m not in registered]
     if unknown:
         raise ValueError(f"methods: {unknown[0]!r} is not registered; registered: {registered}")
     extra = sorted(set(sizes) - set(registered))
@@ -88,9 +91,10 @@ def _cell(row: pd.Series | None) -> str:
     return text
 
 
-def table(frame: pd.DataFrame) -> pd.DataFrame:
+def table(frame: pd.DataFrame, skip: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per method: image and pixel AUROC with their 95 % intervals, epochs, steps,
-    convergence flag, and ``passes`` (image AUROC >= :data:`PASS_AUROC`)."""
+    convergence flag, and ``passes`` (image AUROC >= :data:`PASS_AUROC`); a skipped method
+    (``skip``: method -> reason) is listed with its reason."""
     rows = frame[(frame["table"] == TABLE) & (frame["threshold_policy"] == "none")]
     out = []
     for (method, variant), group in rows.groupby(["method", "variant"], sort=True):
@@ -105,7 +109,9 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
             "passes": "" if image is None else
             ("yes" if float(image["value"]) >= PASS_AUROC else "NO"),
         })
-    return pd.DataFrame(out).set_index("method") if out else pd.DataFrame()
+    out += [{"method": method, "image AUROC [95% CI]": f"not run: {reason}"}
+            for method, reason in sorted((skip or {}).items())]
+    return pd.DataFrame(out).set_index("method").fillna("") if out else pd.DataFrame()
 
 
 def figure(frame: pd.DataFrame, *, path: str | os.PathLike[str] | None = None) -> Figure:

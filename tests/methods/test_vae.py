@@ -45,7 +45,7 @@ def test_kl_and_loss_against_hand_computation() -> None:
 def test_fit_score_eval_mode_and_reload(tmp_path) -> None:
     data = SquaresSet()
     method = create_method("vae", SMALL, device="cpu").fit(data)
-    assert set(method.history[0]) == {"epoch", "loss", "recon", "kl"}
+    assert set(method.history[0]) == {"epoch", "loss", "recon", "kl", "steps", "seconds"}
     scores = assert_scoring_is_eval_mode(method, data)
     check_scores(scores, len(data), 32)
     np.testing.assert_allclose(scores.image, scores.maps.mean(axis=(1, 2)), rtol=1e-5)

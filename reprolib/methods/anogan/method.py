@@ -222,6 +222,9 @@ class DCGAN(_PatchScored):
 
     Config = DCGANConfig
     config: DCGANConfig
+    #: A DCGAN has no loss that settles to a plateau; the rule watches the generator's loss
+    #: (the counted optimiser's objective), so the flag says whether it still falls.
+    convergence_key = "loss_g"
 
     def __init__(self, config: DCGANConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -257,7 +260,8 @@ class DCGAN(_PatchScored):
                     "d_fake": torch.sigmoid(fake_logit).mean().detach()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     def score_units(self, units: torch.Tensor) -> tuple[dict[str, torch.Tensor], None]:
@@ -363,6 +367,8 @@ class ACAE(_PatchScored):
 
     Config = ACAEConfig
     config: ACAEConfig
+    #: The reconstruction term (what scores); the adversarial terms oscillate by design.
+    convergence_key = "loss_rec"
 
     def __init__(self, config: ACAEConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -395,7 +401,8 @@ class ACAE(_PatchScored):
                     "loss_adv": loss_adv.detach()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     def score_units(self, units: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -1,10 +1,15 @@
 """Fit / score glue of f-AnoGAN (Schlegl et al., MedIA 2019; Hetero-AE Table I "f-AnoGAN [3]").
 
-Phase 1 (``epochs``): WGAN-GP on normal images; the critic takes one step per batch, the
-generator one step after every ``n_critic`` (5) critic steps; Adam 1e-4, betas (0, 0.9),
-gradient penalty 10, z of 128 values from N(0, I). One epoch = one pass of the critic over the
-training set. Phase 2 (``encoder_epochs``): G and critic frozen (eval mode), the izi_f encoder is
+Phase 1 (``epochs``, or ``steps`` generator steps): WGAN-GP on normal images; the critic takes
+one step per batch, the generator one step after every ``n_critic`` (5) critic steps; Adam 1e-4,
+betas (0, 0.9), gradient penalty 10, z of 128 values from N(0, I). One epoch = one pass of the
+critic over the training set; a ``steps`` budget counts generator steps, as the reference code
+counts its iterations (so ``steps * n_critic`` critic batches). Phase 2 (``encoder_epochs``, or
+``encoder_steps`` encoder steps): G and critic frozen (eval mode), the izi_f encoder is
 trained on MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))) with RMSProp 5e-5, kappa = 1.
+The history's ``steps`` counts generator steps through phase 1 and continues with encoder steps;
+the convergence rule watches the encoder's ``izif`` loss (the WGAN losses are a game with no
+plateau to reach, and the encoder is what scores).
 Image score = the same two terms per image; ``extra``: ``residual`` (image term) and
 ``feature`` (critic-feature term); map = |x - G(E(x))| averaged over channels.
 """
@@ -33,6 +38,7 @@ class FAnoGANConfig(MethodConfig):
     dim: int = 64
     epochs: int = 20
     encoder_epochs: int = 20
+    encoder_steps: int = 0  # > 0: overrides encoder_epochs (phase 2 length in encoder steps)
     batch_size: int = 64
     lr: float = 1e-4
     betas: tuple[float, float] = (0.0, 0.9)
@@ -48,6 +54,9 @@ class FAnoGANConfig(MethodConfig):
         check_positive(self, "in_channels", "z_dim", "dim", "epochs", "encoder_epochs",
                        "batch_size", "lr", "n_critic", "gp_weight", "encoder_lr", "kappa",
                        allow_zero=("epochs", "encoder_epochs", "gp_weight", "kappa"))
+        if self.encoder_steps < 0:
+            raise ConfigError(f"config key 'encoder_steps': expected >= 0, got "
+                              f"{self.encoder_steps}")
         if not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"config key 'betas': expected two values in [0, 1), "
                               f"got {list(self.betas)}")
@@ -60,6 +69,7 @@ class FAnoGAN(AnomalyMethod):
     Config = FAnoGANConfig
     config: FAnoGANConfig
     normalize = "tanh"
+    convergence_key = "izif"
 
     def __init__(self, config: FAnoGANConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -103,7 +113,8 @@ class FAnoGAN(AnomalyMethod):
                     "gp": penalty.detach(), "g_last": state["g"]}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed, drop_last=True)
-        run_epochs(step, loader, c.epochs, desc=f"{self.name} wgan-gp", history=self.history)
+        run_epochs(step, loader, c.epochs, desc=f"{self.name} wgan-gp", history=self.history,
+                   steps=c.steps, calls_per_step=c.n_critic)
 
     def fit_encoder(self, train: Dataset) -> None:
         """Phase 2: izi_f encoder training with G and critic frozen."""
@@ -128,7 +139,7 @@ class FAnoGAN(AnomalyMethod):
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed + 1)
         try:
             run_epochs(step, loader, c.encoder_epochs, desc=f"{self.name} izi_f",
-                       history=self.history)
+                       history=self.history, steps=c.encoder_steps)
         finally:
             for net in (self.generator, self.critic):
                 net.requires_grad_(True)

@@ -70,6 +70,9 @@ class Ganomaly(AnomalyMethod):
     Config = GanomalyConfig
     config: GanomalyConfig
     normalize = "tanh"
+    #: The contextual (L1 reconstruction) term: weighted 50 it dominates the generator's loss
+    #: and settles as G learns the normals; the adversarial terms oscillate by design.
+    convergence_key = "con"
 
     def __init__(self, config: GanomalyConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -114,7 +117,8 @@ class Ganomaly(AnomalyMethod):
             return {**{k: v.detach() for k, v in losses.items()}, "d": loss_d.detach()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     @torch.no_grad()

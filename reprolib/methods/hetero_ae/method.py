@@ -102,6 +102,9 @@ class HeteroAE(PretrainedMethod):
     config: HeteroAEConfig
     #: Frozen-encoder features of the training set are kept in memory up to this size.
     FEATURE_CACHE_BYTES: ClassVar[int] = 2 * 1024**3
+    #: L_FC is bounded below by -alpha per stage (cos = 1, MSE = 0), so a relative fall of the raw
+    #: (negative) loss says little; the rule watches ``loss_above_min`` = L_FC + 3 alpha >= 0.
+    convergence_key = "loss_above_min"
 
     def __init__(self, config: HeteroAEConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -167,6 +170,7 @@ class HeteroAE(PretrainedMethod):
         optimiser = torch.optim.Adam(params, lr=c.lr)
         self._train_mode()
         features = self._frozen_features(train)
+        offset = 0.0 if c.comparison == "pixel" else 3 * c.alpha  # three compared stages
 
         def step(batch: dict) -> dict[str, torch.Tensor]:
             if "features" in batch:
@@ -176,12 +180,15 @@ class HeteroAE(PretrainedMethod):
             else:
                 losses = self.loss(batch["image"].to(self.device))
             optimiser_step(optimiser, losses["loss"])
-            return {k: v.detach() for k, v in losses.items()}
+            terms = {k: v.detach() for k, v in losses.items()}
+            terms["loss_above_min"] = terms["loss"] + offset
+            return terms
 
         # same length and seed as the image loader, so the same shuffled batches
         source: Dataset = train if features is None else features
         loader = make_loader(source, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     @torch.no_grad()

@@ -34,14 +34,21 @@ class KNNFeaturesConfig(FeatureFloorConfig):
             raise ConfigError(f"k: expected >= 1, got {self.k}")
 
 
-def knn_distance(bank: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Mean Euclidean distance of each query to its ``k`` nearest rows of ``bank`` (sklearn,
-    exact search)."""
+def nearest_neighbours(bank: np.ndarray, queries: np.ndarray,
+                       k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances (Q, k) of each query to its ``k`` nearest rows of ``bank``, nearest
+    first, and those rows' indices (sklearn, exact search)."""
     if k > len(bank):
         raise ValueError(f"k={k}: the memory bank holds only {len(bank)} training images")
     search = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(bank)
-    distances, _ = search.kneighbors(queries)
-    return distances.mean(axis=1)
+    distances, indices = search.kneighbors(queries)
+    return distances, indices
+
+
+def knn_distance(bank: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Mean Euclidean distance of each query to its ``k`` nearest rows of ``bank`` (sklearn,
+    exact search)."""
+    return nearest_neighbours(bank, queries, k)[0].mean(axis=1)
 
 
 @register("knn_features")

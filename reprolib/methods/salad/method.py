@@ -74,6 +74,8 @@ class SaladMethod(AnomalyMethod):
     Config = SaladConfig
     config: SaladConfig
     normalize = "tanh"
+    #: The image reconstruction term (what scores); the adversarial terms oscillate by design.
+    convergence_key = "rec"
 
     def __init__(self, config: SaladConfig | dict | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
@@ -119,7 +121,8 @@ class SaladMethod(AnomalyMethod):
             return {k: v.detach() for k, v in {**losses, **d_losses}.items()}
 
         loader = make_loader(train, c.batch_size, shuffle=True, seed=self.seed)
-        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history)
+        run_epochs(step, loader, c.epochs, desc=self.name, history=self.history,
+                   steps=c.steps)
         return self
 
     @torch.no_grad()

@@ -1,0 +1,1 @@
+"""Label-free floor: distance to the nearest training normal on standardised pixels."""

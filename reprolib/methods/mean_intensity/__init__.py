@@ -1,0 +1,1 @@
+"""Label-free floor: distance of an image's mean intensity from that of the training normals."""
