@@ -121,3 +121,10 @@ def test_config_errors() -> None:
         create_method("draem", {**TINY, "score_window": 20})
     with pytest.raises(ValueError, match="expected"):
         create_method("draem", TINY, device="cpu").fit(TinyDataset(n=2, channels=1, size=32))
+
+
+def test_step_budget_sets_the_learning_rate_schedule() -> None:
+    method = create_method("draem", {**TINY, "batch_size": 2, "steps": 3}, device="cpu")
+    assert total_steps(method.config, 4) == 3
+    method.fit(TinyDataset(n=4, channels=3, size=32))
+    assert method.history[-1]["steps"] == 3.0

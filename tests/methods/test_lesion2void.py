@@ -118,3 +118,9 @@ def test_config_errors() -> None:
         create_method("lesion2void", {**TINY, "patch": 48})
     with pytest.raises(ConfigError, match="keep_until"):
         create_method("lesion2void", {**TINY, "keep_until": 10})
+
+
+def test_step_budget_counts_optimiser_steps() -> None:
+    method = create_method("lesion2void", {**TINY, "batch_size": 2, "steps": 3}, device="cpu")
+    method.fit(TinyDataset(n=4, channels=3, size=32))
+    assert [(r["epoch"], r["steps"]) for r in method.history] == [(1.0, 2.0), (2.0, 3.0)]
