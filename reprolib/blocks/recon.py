@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 
 from reprolib.config import ConfigError
+
+if TYPE_CHECKING:
+    from reprolib.methods.base import Scores
 
 
 def check_positive(config: Any, *keys: str, allow_zero: tuple[str, ...] = ()) -> None:
@@ -44,4 +48,23 @@ def error_map(x: torch.Tensor, x_hat: torch.Tensor,
     return (diff ** 2 if kind == "squared" else diff.abs()).mean(dim=1)
 
 
-__all__ = ["check_halvings", "check_positive", "check_power_of_two", "error_map"]
+def reconstruction_scores(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per image of a batch: ``mse`` = mean squared error (the image score of ``pix2pix``,
+    ``cyclegan``; a monotone function of ||x - x_hat||_F), ``l1`` = mean absolute error, and
+    ``map`` = |x - x_hat| (N, H, W), channel mean."""
+    diff = x_hat - x
+    return {"mse": (diff ** 2).flatten(1).mean(dim=1), "l1": diff.abs().flatten(1).mean(dim=1),
+            "map": error_map(x, x_hat, "abs")}
+
+
+def reconstruction_result(out: dict[str, np.ndarray]) -> Scores:
+    """``Scores`` from the concatenated outputs of :func:`reconstruction_scores`: image = mse,
+    maps = |x - x_hat|, ``extra["l1"]``."""
+    from reprolib.methods.base import Scores  # noqa: PLC0415 (blocks load before methods)
+
+    return Scores(image=out["mse"], maps=out["map"].astype(np.float32),
+                  extra={"l1": out["l1"]})
+
+
+__all__ = ["check_halvings", "check_positive", "check_power_of_two", "error_map",
+           "reconstruction_result", "reconstruction_scores"]

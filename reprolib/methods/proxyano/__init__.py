@@ -1,0 +1,1 @@
+"""ProxyAno (Zhou et al., TMI 2022): proxy-bridged image reconstruction network."""
