@@ -3,7 +3,6 @@ seed, code version) so that two notebooks needing the same model train it once."
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import os
@@ -21,6 +20,7 @@ from torch.utils.data import Dataset
 
 from reprolib import __version__
 from reprolib.atomic import exclusive, remove_stray_temps, sweep_stray_temps, temp_path
+from reprolib.codestamp import file_hash, source_closure
 from reprolib.config import MethodConfig, stable_hash
 from reprolib.methods import AnomalyMethod, create_method, get_method_class
 from reprolib.paths import cache_dir, repo_root
@@ -29,26 +29,23 @@ from reprolib.progress import emit, labels, subject
 __all__ = ["exclusive", "fit_or_load"]
 
 
-@cache
-def _source_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py")):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def code_version(method_name: str) -> str:
-    """Package version + hash of the method's folder, ``reprolib/blocks``, the method base and
-    the training loop and config code every method trains through (``training.py``,
-    ``config.py``): editing a method retrains only that method, editing the shared loop
-    retrains all; results rows record this string.
-    """
+def method_sources(method_name: str) -> set[Path]:
+    """The files of a method's folder and every ``reprolib`` file they import, transitively."""
     folder = Path(inspect.getfile(get_method_class(method_name))).parent
-    lib = repo_root() / "reprolib"
-    parts = [_source_hash(folder), _source_hash(lib / "blocks"),
-             *(hashlib.sha256((lib / name).read_bytes()).hexdigest()[:12]
-               for name in ("methods/base.py", "training.py", "config.py"))]
+    return source_closure(repo_root(), sorted(folder.rglob("*.py")))
+
+
+@cache
+def code_version(method_name: str) -> str:
+    """Package version + hash of the code a method runs: every file of its folder and every
+    ``reprolib`` module those import, transitively (found statically, as the notebook code
+    stamps find a job's sources). Editing a method, or a block or the training loop it uses,
+    retrains that method only; adding an unrelated block or method retrains nothing. Results
+    rows record this string.
+    """
+    root = repo_root()
+    parts = sorted((path.relative_to(root).as_posix(), file_hash(path))
+                   for path in method_sources(method_name))
     return f"{__version__}+{stable_hash(parts, 10)}"
 
 

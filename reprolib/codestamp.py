@@ -145,7 +145,7 @@ def _module_name(root: Path, path: Path) -> str:
     return ".".join(parts)
 
 
-def _closure(root: Path, start: Iterable[Path]) -> set[Path]:
+def source_closure(root: Path, start: Iterable[Path]) -> set[Path]:
     """``start`` files plus every ``reprolib`` file they import, recursively."""
     todo = list(start)
     seen: set[Path] = set()
@@ -207,7 +207,7 @@ def job_sources(notebook: str | os.PathLike[str], params_file: str | os.PathLike
             target = _module_file(root, module)
             if target is not None:
                 start.add(target)
-    files = _closure(root, start)
+    files = source_closure(root, start)
     strings = _parameter_strings(params_cell, None if params_file is None else Path(params_file))
     for tree in trees:
         strings |= _strings(tree)
@@ -218,7 +218,7 @@ def job_sources(notebook: str | os.PathLike[str], params_file: str | os.PathLike
     folders = method_folders(root)
     method_start = {py for name, folder in folders.items() if name in strings
                     for py in folder.rglob("*.py")}
-    files |= _closure(root, method_start)
+    files |= source_closure(root, method_start)
     return sorted(p.relative_to(root) for p in files)
 
 

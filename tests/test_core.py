@@ -133,3 +133,17 @@ def test_scoring_leaves_batchnorm_statistics_alone(tiny_dataset) -> None:
     scores = method.score(tiny_dataset)
     assert scores.image.shape == (8,) and scores.maps.shape == (8, 32, 32)
     assert all(torch.equal(before[k], v) for k, v in method.net.state_dict().items())
+
+
+def test_code_version_covers_what_a_method_imports_and_nothing_else() -> None:
+    """A model is retrained when code it runs changes, not when an unrelated block is added."""
+    from reprolib.cache import method_sources
+    from reprolib.paths import repo_root
+
+    files = {p.relative_to(repo_root()).as_posix() for p in method_sources("ae")}
+    assert {"reprolib/methods/ae/model.py", "reprolib/training.py",
+            "reprolib/methods/base.py", "reprolib/blocks/conv.py"} <= files
+    assert "reprolib/blocks/perlin.py" not in files      # ReSynthDetect's noise: not the AE's
+    assert not any(f.startswith("reprolib/methods/hetero_ae/") for f in files)
+    assert "reprolib/blocks/perlin.py" in {
+        p.relative_to(repo_root()).as_posix() for p in method_sources("resynthdetect")}
