@@ -302,15 +302,16 @@ def run_floors(recorder: ResultRecorder, floors: list[str | dict[str, Any]],
                datasets: list[str], *, root: str | None = None,
                dataset_options: dict[str, dict[str, Any]] | None = None,
                policies: tuple[str, ...] = ("best_f1", "normal_val"), protocol: str = "",
-               device: str | torch.device = "auto") -> list[Evaluation]:
+               device: str | torch.device = "auto",
+               data_variants: Sequence[Mapping[str, Any]] = ({},)) -> list[Evaluation]:
     """Fit, score and record the label-free reference floors (``FLOORS``, e.g.
     ``mean_intensity``, ``knn_pixels``, ``pca_recon`` with variant ``reference_floor``) on the
-    table's own datasets and loader options, under the table's policies. Floors are
-    deterministic: seed 0 only."""
+    table's own datasets, loader options and data variants, under the table's policies.
+    Floors are deterministic: seed 0 only."""
     specs: list[str | dict[str, Any] | MethodSpec] = list(floor_specs(floors))
     return run_grid(recorder, specs, datasets, seeds=[0], root=root,
                     dataset_options=dataset_options, policies=policies, protocol=protocol,
-                    device=device)
+                    device=device, data_variants=data_variants)
 
 
 def best_floor(frame: Any, metric: str = "auroc") -> Any:
