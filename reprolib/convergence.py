@@ -4,7 +4,11 @@ Each trained model keeps its loss per epoch in ``method.history`` (saved beside 
 cache); every record also carries ``steps``, the optimiser steps taken up to the end of that
 epoch. The rule: compare the mean loss over the last tenth of training (at least one epoch)
 with the mean over the tenth before it; if the loss still fell by more than
-:data:`CONVERGENCE_SHARE` of its earlier value, the model is ``not converged``. Fewer than two
+:data:`CONVERGENCE_SHARE` of its earlier value, and that fall is not within the noise of the
+per-epoch losses, the model is ``not converged``. Noise: over the last two tenths (when they
+hold at least :data:`MIN_RECORDS_FOR_NOISE` epoch records) a least-squares line is fitted to
+the loss; a fall whose slope is less than :data:`NOISE_T` standard errors below zero is noise
+(GAN losses on small phantom sets move 10 % from epoch to epoch without a trend). Fewer than two
 recorded epochs cannot show a plateau (``unknown``); a method that does not train (no history)
 is ``n/a``.
 """
@@ -17,6 +21,10 @@ from collections.abc import Mapping, Sequence
 #: A model whose mean loss fell by more than this share over its last tenth of training (against
 #: the tenth before) is flagged ``not converged``.
 CONVERGENCE_SHARE = 0.05
+#: A fall counts only when the least-squares slope over the last two tenths is this many standard
+#: errors below zero (used when those tenths hold at least MIN_RECORDS_FOR_NOISE records).
+NOISE_T = 2.0
+MIN_RECORDS_FOR_NOISE = 6
 #: Values of the ``converged`` results column.
 CONVERGED, NOT_CONVERGED, UNKNOWN, NOT_TRAINED = "yes", "not converged", "unknown", "n/a"
 #: History keys that are bookkeeping, not loss terms.
@@ -39,16 +47,41 @@ def loss_key(history: Sequence[Mapping[str, float]], key: str | None = None) -> 
     return terms[0] if terms else None
 
 
+def _watched(history: Sequence[Mapping[str, float]], key: str | None) -> list[float]:
+    name = loss_key(history, key)
+    # A method trained in phases (f-AnoGAN: GAN, then encoder) logs the term only in its phase.
+    return [float(record[name]) for record in history if name in record] if name else []
+
+
+def _window(n: int) -> int:
+    return min(max(1, n // 10), n // 2)
+
+
+def slope_t(history: Sequence[Mapping[str, float]], key: str | None = None) -> float:
+    """t statistic of the least-squares slope of the loss over the last two tenths of training
+    (negative = falling); NaN when those tenths hold fewer than MIN_RECORDS_FOR_NOISE records."""
+    losses = _watched(history, key)
+    tail = losses[-2 * _window(len(losses)):] if len(losses) >= 2 else []
+    n = len(tail)
+    if n < MIN_RECORDS_FOR_NOISE:
+        return math.nan
+    x_mean, y_mean = (n - 1) / 2, sum(tail) / n
+    sxx = sum((i - x_mean) ** 2 for i in range(n))
+    slope = sum((i - x_mean) * (y - y_mean) for i, y in enumerate(tail)) / sxx
+    residual = sum((y - y_mean - slope * (i - x_mean)) ** 2 for i, y in enumerate(tail))
+    se = math.sqrt(residual / (n - 2) / sxx)
+    if se == 0.0:
+        return 0.0 if slope == 0.0 else math.copysign(math.inf, slope)
+    return slope / se
+
+
 def relative_drop(history: Sequence[Mapping[str, float]], key: str | None = None) -> float:
     """Fall of the mean loss over the last tenth of training relative to the tenth before it
     (positive = still falling); NaN when fewer than two epochs are recorded."""
-    name = loss_key(history, key)
-    # A method trained in phases (f-AnoGAN: GAN, then encoder) logs the term only in its phase.
-    losses = [float(record[name]) for record in history if name in record] if name else []
+    losses = _watched(history, key)
     if len(losses) < 2:
         return math.nan
-    window = max(1, len(losses) // 10)
-    window = min(window, len(losses) // 2)
+    window = _window(len(losses))
     last = sum(losses[-window:]) / window
     before = sum(losses[-2 * window:-window]) / window
     if before == 0.0:
@@ -64,7 +97,10 @@ def convergence_flag(history: Sequence[Mapping[str, float]], key: str | None = N
     drop = relative_drop(history, key)
     if math.isnan(drop):
         return UNKNOWN
-    return NOT_CONVERGED if drop > share else CONVERGED
+    if drop <= share:
+        return CONVERGED
+    t = slope_t(history, key)
+    return CONVERGED if not math.isnan(t) and t > -NOISE_T else NOT_CONVERGED
 
 
 def steps_taken(history: Sequence[Mapping[str, float]]) -> int:

@@ -67,3 +67,31 @@ def test_term_logged_only_in_the_last_phase() -> None:
     assert convergence_flag(history) == "not converged"
     assert convergence_flag(history + [{"izif": 0.1}] * 20) == "yes"
     assert convergence_flag(history[:6]) == "unknown"
+
+
+def test_a_fall_within_the_noise_is_not_a_trend() -> None:
+    """A flat loss with +-15 % epoch-to-epoch noise can show a >5 % drop between two windows;
+    the slope over the last two tenths is then not significant and the model is converged.
+    The same drop with a clean trend stays flagged."""
+    import random
+
+    from reprolib.convergence import slope_t
+
+    rng = random.Random(3)
+    noisy = [1.0 + 0.15 * rng.uniform(-1, 1) for _ in range(100)]
+    noisy[-10:] = [v - 0.06 for v in noisy[-10:]]        # a 6 % step down in the last tenth
+    history = _history(noisy)
+    assert relative_drop(history) > 0.05
+    assert slope_t(history) > -2.0
+    assert convergence_flag(history) == CONVERGED
+    trend = [1.0 - 0.004 * i for i in range(100)]          # ~6 % per tenth, no noise
+    assert relative_drop(_history(trend)) > 0.05
+    assert slope_t(_history(trend)) < -1e6
+    assert convergence_flag(_history(trend)) == NOT_CONVERGED
+    # the hand computation of the slope's t on a small case: y = 10 - x + (+-1)
+    tail = [10.0, 8.0, 9.0, 6.0, 7.0, 4.0]
+    x_mean, sxx = 2.5, 17.5
+    slope = sum((i - x_mean) * y for i, y in enumerate(tail)) / sxx
+    resid = sum((y - (sum(tail) / 6) - slope * (i - x_mean)) ** 2 for i, y in enumerate(tail))
+    expected = slope / math.sqrt(resid / 4 / sxx)
+    assert slope_t(_history([20.0] * 24 + tail)) == pytest.approx(expected)
