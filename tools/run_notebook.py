@@ -24,10 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class QuietKernelManager(AsyncKernelManager):
-    """A kernel that logs errors only (no 'running over TCP without encryption' warning)."""
+    """A kernel that logs errors only (no 'running over TCP without encryption' warning), and
+    is not interrupted when papermill shuts it down after the last cell: jupyter_client sends
+    SIGINT before every shutdown request, which an idle kernel logged as
+    ``[IPKernelApp] ERROR | KeyboardInterrupt`` at the end of every job. The shutdown request
+    (and, after a second, the kill) still ends a busy kernel."""
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return super().format_kernel_cmd(extra_arguments) + ["--IPKernelApp.log_level=ERROR"]
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
 
 
 def _say(stem: str, text: str) -> None:
