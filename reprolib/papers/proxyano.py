@@ -393,26 +393,29 @@ def results_table(frame: pd.DataFrame, policy: str = "best_f1") -> pd.DataFrame:
 
 
 def auroc_table(frame: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
-    """AUROC (bootstrap 95 % interval, one seed) per row (variant, or method) and dataset,
-    in ``order``, with the best floor of each dataset as the last row."""
-    rows = frame[(frame["metric"] == "auroc") & (frame["threshold_policy"] == "none")].copy()
+    """AUROC (bootstrap 95 % interval, one seed) per row (variant, or method), dataset and
+    protocol, in ``order``, with the best floor of each as the last row; rows per abnormal
+    sub-class (protocol ``...:<class>``) are left to the results file."""
+    rows = frame[(frame["metric"] == "auroc") & (frame["threshold_policy"] == "none")
+                 & ~frame["protocol"].astype(str).str.contains(":")].copy()
     rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
     floors = rows[floor_rows(rows)]
     rows = rows[~floor_rows(rows)]
-    stats = rows.groupby(["row", "dataset", "protocol"]).agg(
+    stats = rows.groupby(["dataset", "protocol", "row"]).agg(
         auroc=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
         converged=("converged", lambda v: ",".join(sorted({str(x) for x in v}))),
         steps=("steps", lambda v: ",".join(sorted({str(x) for x in v})))).reset_index()
-    if order is not None:
-        rank = {r: i for i, r in enumerate(order)}
-        stats = stats.assign(rank=stats["row"].map(lambda r: rank.get(r, len(rank))))
-        stats = stats.sort_values(["dataset", "protocol", "rank"]).drop(columns="rank")
-    best = best_floor(floors)
-    for dataset in best.index:
-        stats.loc[len(stats)] = {"row": f"best floor ({best.loc[dataset, 'method']})",
-                                 "dataset": dataset, "protocol": "",
-                                 "auroc": best.loc[dataset, "value"]}
-    return stats.set_index(["dataset", "protocol", "row"]).round(3)
+    rank = {r: i for i, r in enumerate(order or [])}
+    stats["rank"] = stats["row"].map(lambda r: rank.get(r, len(rank)))
+    for protocol, part in floors.groupby("protocol"):
+        best = best_floor(part)
+        for dataset in best.index:
+            stats.loc[len(stats)] = {"row": f"best floor ({best.loc[dataset, 'method']})",
+                                     "dataset": dataset, "protocol": protocol,
+                                     "auroc": best.loc[dataset, "value"],
+                                     "rank": len(rank) + 1}
+    stats = stats.sort_values(["dataset", "protocol", "rank"], kind="stable")
+    return stats.drop(columns="rank").set_index(["dataset", "protocol", "row"]).round(3)
 
 
 # --- figures ----------------------------------------------------------------------------------
