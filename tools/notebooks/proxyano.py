@@ -389,7 +389,12 @@ proxyano.repair_weights_figure(recorder.frame(), W_GLOBAL, W_LOCAL,
 
 
 #: Measured CPU seconds (filled in from the default run; see the closing report).
-MEASURED = "see the note below"
+MEASURED = """ProxyAno at BASE_CONFIG on the OCT phantom:
+# fit 20.6 CPU s (100 + 100 steps), scoring 300 images 1.8 CPU s. Notebooks' CPU (user + sys)
+# from an empty model cache, in the order t1 (partial), t3, t4, f11: t3 180 s, t4 135 s, f11
+# 103 s; t1 ~600 s with CycleGAN at ngf 16 (its 2 x 100 CPU s replaced by ~2 x 25 at ngf 8).
+# The seven together are ~20 CPU min, twice the 10-minute target: nine methods x three
+# phantoms and the 224-px feature floors dominate (see the report of the helper session)."""
 
 
 def main() -> None:
