@@ -47,6 +47,36 @@ def test_gaussian_blur_proxy_smooths_and_keeps_constants() -> None:
     assert float(blurred.max()) == pytest.approx(1 / (2 * np.pi * 4), rel=0.05)
 
 
+def test_si_proxy_is_proxyanos_superpixel_image_computed_once(monkeypatch) -> None:
+    from reprolib.blocks import superpixel
+
+    # two flat halves: every superpixel lies in one half, so the SI is the image itself
+    image = torch.full((1, 1, 32, 32), -0.6)
+    image[..., 16:] = 0.8
+    calls: list[int] = []
+    compute = superpixel.compute_proxy
+
+    def counted(img, spec):
+        calls.append(1)
+        assert spec.kind == "si" and spec.n_segments == 800
+        return compute(img, spec)
+
+    monkeypatch.setattr(superpixel, "compute_proxy", counted)
+    monkeypatch.setattr(cyclegan_model, "_SI_CACHE", {})
+    batch = torch.cat([image, image.flip(-1)])
+    si = cyclegan_model.PROXIES["si"](batch, ["a", "b"], None)
+    torch.testing.assert_close(si, batch, atol=1e-5, rtol=0)
+    # a textured image: constant on each SLIC region, with the region means of [0, 1] pixels
+    texture = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    si = cyclegan_model.superpixel_proxy(texture, ["c"], None)
+    expected = superpixel.superpixel_image(((texture[0] + 1) / 2).numpy(),
+                                           n_segments=superpixel.ProxySpec().segments_at(32))
+    np.testing.assert_allclose(si[0].numpy(), expected * 2 - 1, atol=1e-5)
+    assert len(calls) == 3
+    cyclegan_model.superpixel_proxy(torch.cat([texture, batch]), ["c", "a", "b"], None)
+    assert len(calls) == 3  # cached by content: SLIC ran once per image
+
+
 def test_one_step_score_and_reload(tmp_path, monkeypatch) -> None:
     data = SquaresSet(unit=False)
     method = create_method("cyclegan", SMALL, device="cpu")

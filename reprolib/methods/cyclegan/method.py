@@ -9,8 +9,9 @@ blocks, so that a CPU run stays short (four networks, six generator passes per s
 ``paper`` profile sets the reference's values.
 
 Domains: A = the training images; B = their proxies (``proxy``, a name in
-``reprolib.methods.cyclegan.model.PROXIES``; default ``gaussian_blur`` with ``proxy_sigma``
-pixels, a stand-in until ProxyAno's superpixel image is registered). CycleGAN is unpaired: the
+``reprolib.methods.cyclegan.model.PROXIES``: ``si`` = ProxyAno's superpixel image, what the
+ProxyAno notebooks use; the config's default ``gaussian_blur`` with ``proxy_sigma`` pixels is
+Table III's smooth-image proxy). CycleGAN is unpaired: the
 B batch of a step holds the proxies of the same images in a seeded random order, so a pair is
 not given to the model.
 

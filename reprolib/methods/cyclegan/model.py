@@ -9,18 +9,21 @@ proxy", §IV-A3), with the losses of the reference ``models/cycle_gan_model.py``
   + λ_idt (λ_B |G_A(b) - b| + λ_A |G_B(a) - a|) (identity, λ_idt = 0.5);
 - each D's loss = 0.5 (LSGAN(D(real), real) + LSGAN(D(pool(fake)), fake)).
 
-Proxies: a named function of :data:`PROXIES` (``register_proxy`` adds one). ProxyAno's proxy is
-its superpixel image (SLIC, 800 segments); until that lands in ``reprolib.blocks.superpixel``,
-the registered proxy is ``gaussian_blur`` (Table III's "smooth image" proxy).
+Proxies: a named function of :data:`PROXIES` (``register_proxy`` adds one): ``si``, ProxyAno's
+superpixel image (``reprolib.blocks.superpixel``: SLIC, 800 segments at 256 px scaled with the
+area, each superpixel filled with its mean; computed once per image and kept in memory), the
+paper's proxy; ``gaussian_blur`` (Table III's "smooth image" proxy, the config's default).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import kornia
+import numpy as np
 import torch
 
 from reprolib.blocks.pix2pix import gan_loss
@@ -38,7 +41,36 @@ def gaussian_blur_proxy(images: torch.Tensor, ids: Sequence[str], config: Any) -
     return kornia.filters.gaussian_blur2d(images, (k, k), (sigma, sigma), border_type="reflect")
 
 
-PROXIES: dict[str, ProxyFn] = {"gaussian_blur": gaussian_blur_proxy}
+#: SI proxies already computed, by image content (SLIC runs once per image, not per epoch).
+_SI_CACHE: dict[str, np.ndarray] = {}
+#: Entries kept before the cache is emptied (16 KB each for 64 px grey images).
+_SI_CACHE_ENTRIES = 20_000
+
+
+def superpixel_proxy(images: torch.Tensor, ids: Sequence[str], config: Any) -> torch.Tensor:
+    """ProxyAno's superpixel image (SI, §III-B) of each image, as ``proxyano`` computes it
+    (``reprolib.blocks.superpixel.compute_proxy`` with ``ProxySpec("si")``: SLIC with 800
+    segments at 256 px, scaled with the image area; each superpixel filled with its mean), on
+    the image mapped from [-1, 1] to [0, 1] and back. Each image's SI is computed once and
+    kept in memory, keyed by the image's content (``ids`` are not needed)."""
+    from reprolib.blocks.superpixel import ProxySpec, compute_proxy
+
+    del ids, config
+    spec = ProxySpec(kind="si")
+    unit = ((images.detach().float().cpu() + 1.0) / 2.0).clamp(0.0, 1.0).numpy()
+    out = np.empty_like(unit)
+    for i, image in enumerate(unit):
+        key = hashlib.sha1(image.tobytes() + str(image.shape).encode()).hexdigest()
+        proxy = _SI_CACHE.get(key)
+        if proxy is None:
+            if len(_SI_CACHE) >= _SI_CACHE_ENTRIES:
+                _SI_CACHE.clear()
+            proxy = _SI_CACHE[key] = compute_proxy(image, spec)
+        out[i] = proxy
+    return torch.from_numpy(out * 2.0 - 1.0).to(device=images.device, dtype=images.dtype)
+
+
+PROXIES: dict[str, ProxyFn] = {"gaussian_blur": gaussian_blur_proxy, "si": superpixel_proxy}
 
 
 def register_proxy(name: str, fn: ProxyFn) -> None:
@@ -79,4 +111,4 @@ def cycle_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["PROXIES", "ProxyFn", "cycle_d_loss", "cycle_g_losses", "gaussian_blur_proxy",
-           "get_proxy", "register_proxy"]
+           "get_proxy", "register_proxy", "superpixel_proxy"]
