@@ -162,12 +162,13 @@ def run_eyeq(recorder: ResultRecorder, methods: Sequence[str | dict[str, Any] | 
 
 def run_idrid(recorder: ResultRecorder, methods: Sequence[str | dict[str, Any] | MethodSpec],
               dataset: str, *, seeds: Sequence[int], options: Mapping[str, Any] | None = None,
-              root: str | None = None, device: str | torch.device = "auto"
-              ) -> list[Evaluation]:
+              root: str | None = None, device: str | torch.device = "auto",
+              require_maps: bool = True) -> list[Evaluation]:
     """Table 2 (and Tables 3-4's IDRiD columns): fit (or load), score, record pixel AUROC and
     AUPR (bootstrap intervals over images), pixel balanced accuracy at the pixel Youden
     threshold (policy ``youden``) and the image-level rows (ours only), protocol
-    ``idrid_pixel``."""
+    ``idrid_pixel``. A method without pixel maps is an error, unless ``require_maps`` is
+    False (floors such as ``mean_intensity``: image-level rows only)."""
     check_required_weights(list(methods))
     options = dict(options or {})
     protocol = protocol_name(IDRID_PIXEL, options, PAPER_OPTIONS)
@@ -177,9 +178,10 @@ def run_idrid(recorder: ResultRecorder, methods: Sequence[str | dict[str, Any] |
         for seed in seeds:
             ev = evaluate(spec, dataset, seed=seed, root=root, options=options or None,
                           device=device)
-            if ev.scores.maps is None:
+            if ev.scores.maps is None and require_maps:
                 raise ValueError(f"{spec.method}: returns no pixel maps; Table 2 needs them")
-            record(recorder, ev, policies=POLICIES, pixel=True, protocol=protocol)
+            record(recorder, ev, policies=POLICIES, pixel=ev.scores.maps is not None,
+                   protocol=protocol)
             out.append(ev)
     return out
 
@@ -193,10 +195,13 @@ def run_floors(recorder: ResultRecorder, floors: Sequence[str | dict[str, Any]],
     ``level="eyeq"`` (image level, every 0-vs-k column) or ``"idrid"`` (pixel level).
     Floors are deterministic: seed 0."""
     specs = list(floor_specs(list(floors)))
-    run = {"eyeq": run_eyeq, "idrid": run_idrid}.get(level)
-    if run is None:
-        raise ValueError(f"level: expected 'eyeq' or 'idrid', got {level!r}")
-    return run(recorder, specs, dataset, seeds=[0], options=options, root=root, device=device)
+    if level == "eyeq":
+        return run_eyeq(recorder, specs, dataset, seeds=[0], options=options, root=root,
+                        device=device)
+    if level == "idrid":
+        return run_idrid(recorder, specs, dataset, seeds=[0], options=options, root=root,
+                         device=device, require_maps=False)
+    raise ValueError(f"level: expected 'eyeq' or 'idrid', got {level!r}")
 
 
 # --- tables --------------------------------------------------------------------------------------
