@@ -211,7 +211,8 @@ def _cell(values: pd.DataFrame) -> str:
     mean = float(values["value"].mean())
     if len(values) > 1:
         return f"{mean:.3f} ± {float(values['value'].std()):.3f}"
-    low, high = values["ci_low"].astype(float).mean(), values["ci_high"].astype(float).mean()
+    low = pd.to_numeric(values["ci_low"], errors="coerce").mean()
+    high = pd.to_numeric(values["ci_high"], errors="coerce").mean()
     if np.isfinite(low) and np.isfinite(high):
         return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
     return f"{mean:.3f}"
@@ -430,8 +431,10 @@ def ablation_bars(frame: pd.DataFrame, variants: Sequence[str], *,
         for v in variants:
             rows = sel[sel["variant"] == v]
             values.append(rows["value"].mean() if len(rows) else np.nan)
-            lows.append(rows["ci_low"].astype(float).mean() if len(rows) else np.nan)
-            highs.append(rows["ci_high"].astype(float).mean() if len(rows) else np.nan)
+            lows.append(pd.to_numeric(rows["ci_low"], errors="coerce").mean()
+                        if len(rows) else np.nan)
+            highs.append(pd.to_numeric(rows["ci_high"], errors="coerce").mean()
+                         if len(rows) else np.nan)
             p = paper[(paper["variant"] == v) & (paper["metric"] == metric)
                       & (paper["protocol"] == protocol.split("_clahe")[0])]
             reported.append(float(p["value"].iloc[0]) if len(p) else np.nan)

@@ -89,12 +89,18 @@ from reprolib.results import ResultRecorder
 
 check_parameters(globals(), notebook="{stem}")
 NOTEBOOK = "{stem}"
+params_hash = experiment.params_hash(
+    {hashed},
+    seeds=SEEDS)
 recorder = ResultRecorder(paper=rsd.PAPER, table="{table}", notebook=NOTEBOOK, profile=PROFILE,
-                          results=RESULTS_DIR,
-                          params_hash=experiment.params_hash({hashed}, seeds=SEEDS))
+                          results=RESULTS_DIR, params_hash=params_hash)
 figures = figures_dir(PROFILE, RESULTS_DIR)
 """
 
+
+HASH_T12 = "dataset=DATASET, options=DATASET_OPTIONS, methods=METHODS,\n    floors=FLOORS"
+HASH_T34 = ("eyeq=(EYEQ_DATASET, EYEQ_OPTIONS), idrid=(IDRID_DATASET, IDRID_OPTIONS),\n"
+            "    base=BASE_CONFIG, variants=VARIANTS, floors=FLOORS")
 
 LEARNING = """
 plots.learning_curves(evaluations, path=figures / f"{NOTEBOOK}_learning_curves.png");
@@ -102,7 +108,7 @@ plots.learning_curves(evaluations, path=figures / f"{NOTEBOOK}_learning_curves.p
 
 T1 = [
     ("code", _setup("resynthdetect_t1_eyeq", "t1",
-                    "dataset=DATASET, options=DATASET_OPTIONS, methods=METHODS, floors=FLOORS")),
+                    HASH_T12)),
     ("code", """
 evaluations = rsd.run_eyeq(recorder, METHODS, DATASET, seeds=SEEDS, options=DATASET_OPTIONS,
                            root=DATA_ROOT, device=DEVICE)
@@ -123,7 +129,7 @@ rsd.table1(recorder.frame(), DATASET_OPTIONS)
 
 T2 = [
     ("code", _setup("resynthdetect_t2_idrid", "t2",
-                    "dataset=DATASET, options=DATASET_OPTIONS, methods=METHODS, floors=FLOORS")),
+                    HASH_T12)),
     ("code", """
 evaluations = rsd.run_idrid(recorder, METHODS, DATASET, seeds=SEEDS, options=DATASET_OPTIONS,
                             root=DATA_ROOT, device=DEVICE)
@@ -151,8 +157,7 @@ rsd.localisation_figure(evaluations, FIG_METHODS, n=FIG_IMAGES,
 
 def _ablation(stem: str, table: str, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [
-        ("code", _setup(stem, table, "eyeq=(EYEQ_DATASET, EYEQ_OPTIONS), idrid=(IDRID_DATASET, "
-                        "IDRID_OPTIONS), base=BASE_CONFIG, variants=VARIANTS, floors=FLOORS")),
+        ("code", _setup(stem, table, HASH_T34)),
         ("code", f"""
 methods = rsd.variant_specs("{table}", BASE_CONFIG, VARIANTS)
 evaluations = rsd.run_idrid(recorder, methods, IDRID_DATASET, seeds=SEEDS,
