@@ -159,6 +159,8 @@ def test_tables_pivot_the_rows() -> None:
     table = rsd.table1(pd.DataFrame(rows), {"clahe": True})
     assert list(table.columns) == ["0vs1", "0vs2", "0vs3", "0vs4", "0 vs all"]
     assert table.loc["draem", "0 vs all"] == "0.900 [0.400, 0.900]"
+    read_back = pd.DataFrame(rows).assign(variant=np.nan)  # an empty cell of a results CSV
+    assert rsd.table1(read_back, {"clahe": True}).loc["draem", "0vs1"] == "0.500 [0.400, 0.900]"
     rows = [_row(table="t3", dataset="phantom_idrid", protocol="idrid_pixel",
                  method="resynthdetect", variant=v, metric="pix_auroc", value=0.7)
             for v in ("full", "loc_only")]

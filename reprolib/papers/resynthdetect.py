@@ -228,6 +228,8 @@ def _pivot(rows: pd.DataFrame, columns: Mapping[tuple[str, str, str], str],
            order: Sequence[str] | None = None) -> pd.DataFrame:
     """One table row per (method, variant), one column per ``(protocol, metric, policy)``."""
     out: dict[str, dict[str, str]] = {}
+    rows = rows.assign(variant=rows["variant"].fillna("").astype(str),
+                       protocol=rows["protocol"].fillna("").astype(str))
     for (protocol, metric, policy), title in columns.items():
         sel = rows[(rows["protocol"] == protocol) & (rows["metric"] == metric)
                    & (rows["threshold_policy"] == policy)]
@@ -427,6 +429,7 @@ def ablation_bars(frame: pd.DataFrame, variants: Sequence[str], *,
     for ax, (protocol, metric, title) in zip(axes, panels):
         sel = frame[(frame["protocol"] == protocol) & (frame["metric"] == metric)
                     & (frame["threshold_policy"] == "none")]
+        sel = sel.assign(variant=sel["variant"].fillna("").astype(str))
         values, lows, highs, reported = [], [], [], []
         for v in variants:
             rows = sel[sel["variant"] == v]
