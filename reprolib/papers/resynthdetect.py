@@ -75,7 +75,7 @@ TABLE_VARIANTS: dict[str, tuple[str, ...]] = {
 LABELS: dict[str, str] = {
     "rec_only": "Rec.Net. only", "loc_only": "Loc.Net. only",
     "loc_random_rec_feature": "Loc + random Rec, feature", "loc_rec_image": "Loc + Rec, image",
-    "full": "Loc + Rec, feature (full)", "texture_source": "texture source",
+    "full": "full (the paper's model)", "texture_source": "texture source",
     "no_perlin_mask": "no Perlin mask P", "no_self_mix": "no self-mix",
 }
 
@@ -331,15 +331,17 @@ def synthetic_anomalies_figure(dataset: str, config: Mapping[str, Any], *,
     for r, (variant, k, source, target, mask, image) in enumerate(rows):
         source_shown = ("procedural texture (drawn inside)" if
                         VARIANTS[variant].get("anomaly_source") == "texture" else None)
-        panels = [_rgb(source), _rgb(target), np.asarray(mask), _rgb(image)]
+        first = np.full(np.asarray(mask).shape, 0.5) if source_shown else _rgb(source)
+        panels = [first, _rgb(target), np.asarray(mask), _rgb(image)]
         for c, panel in enumerate(panels):
             ax = axes[r, c]
             ax.imshow(panel, cmap="gray", vmin=0, vmax=1)
             if c == 3 and np.asarray(mask).any():
                 ax.contour(np.asarray(mask), levels=[0.5], colors="white", linewidths=0.6)
             if c == 0 and source_shown:
-                ax.text(0.5, 0.5, "texture\nsource", color="yellow", ha="center",
-                        va="center", transform=ax.transAxes, fontsize=7)
+                ax.text(0.5, 0.5, "procedural\ntexture, drawn\nin the generator",
+                        color="black", ha="center", va="center", transform=ax.transAxes,
+                        fontsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
