@@ -120,7 +120,7 @@ def learning_curves(evaluations: Iterable[Any] | Mapping[Any, Any], *, title: st
     datasets: list[str] = []
     for ev in items:
         history = list(getattr(ev.method, "history", []) or [])
-        key = getattr(type(ev.method), "convergence_key", None)
+        key = getattr(ev.method, "convergence_key", None)  # instance: variants may set it
         term = loss_key(history, key) if history else None
         if term is None:
             continue
