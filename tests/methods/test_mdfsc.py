@@ -15,6 +15,8 @@ from reprolib.config import ConfigError
 from reprolib.data import get_dataset
 from reprolib.methods import create_method
 from reprolib.methods.mdfsc.model import (
+    LITE0_CHANNELS,
+    LITE0_TAPS,
     N_CHANNELS,
     VGGAutoencoder,
     extract_patches,
@@ -208,6 +210,35 @@ def test_config_errors_and_imagenet_features_without_weights() -> None:
         fallback = create_method("mdfsc", {**TINY, "encoder_init": "imagenet"}, device="cpu")
     assert fallback.weights_used == "random (imagenet unavailable)"
     assert create_method("mdfsc", TINY, device="cpu").weights_used == "random"
+
+
+def test_imagenet_features_on_efficientnet_lite0(fundus: tuple) -> None:
+    """Table 2's stand-in: the packaged ImageNet Lite0 through the same formula (stride-8
+    stage of the image, stride-4 of the image /2, stride-2 of the image /4: 80 channels at
+    1/8), no autoencoder training."""
+    from reprolib.blocks.backbones import LiteBackbone, load_backbone
+
+    lite, weights = load_backbone("efficientnet_lite0", "imagenet")
+    if not weights.startswith("imagenet"):
+        pytest.skip("the packaged EfficientNet-Lite0 weights are not installed")
+    assert isinstance(lite, LiteBackbone)
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        out = multiscale_features(lite.features.eval(), x, taps=LITE0_TAPS)
+        s8 = lite.features[:4](x)
+        s4 = lite.features[:3](F.max_pool2d(x, 2))
+        s2 = lite.features[:2](F.max_pool2d(x, 4))
+    assert out.shape == (2, LITE0_CHANNELS, 8, 6) == (2, 40 + 24 + 16, 8, 6)
+    torch.testing.assert_close(out, torch.cat([s8, s4, s2], 1))
+    train, test = fundus
+    config = {**TINY, "features": "imagenet", "imagenet_backbone": "efficientnet_lite0",
+              "epochs": 0}
+    method = create_method("mdfsc", config, seed=0, device="cpu")
+    assert method.weights_used == "imagenet:efficientnet_lite0"
+    method.fit(train)
+    assert method.history == [] and method.dictionaries.shape == (LITE0_CHANNELS, 3, 4)
+    scores = method.score(test)
+    assert scores.image.shape == (len(test),) and np.isfinite(scores.image).all()
 
 
 def test_training_patches_are_the_chosen_patches(fundus: tuple) -> None:

@@ -20,7 +20,9 @@ The encoder starts from torchvision's ImageNet VGG16 weights when the machine ha
 ("Transfer Learning" is among the paper's index terms; ``encoder_init``), else from random init;
 ``weights_used`` records which. ``features='imagenet'`` (Table 2): the same pipeline on ImageNet
 VGG16 ``features`` (no autoencoder training). It needs the ImageNet weights (torch cache or
-internet) and fails at construction without them.
+internet) and fails at construction without them; ``imagenet_backbone='efficientnet_lite0'``
+runs it on the packaged ImageNet EfficientNet-Lite0 through the same formula (stride-8, -4 and
+-2 stage ends of the image at scales 1, 1/2, 1/4: 80 channels at 1/8), the stand-in used here.
 
 Deviations (also in the README): the dictionary learns from ``dict_patches`` random training
 patches per channel, not all of them; MLF-SC's ``MiniBatchDictionaryLearning`` is replaced by
@@ -49,7 +51,10 @@ from reprolib.config import ConfigError, MethodConfig
 from reprolib.methods import register
 from reprolib.methods.base import AnomalyMethod, Scores
 from reprolib.methods.mdfsc.model import (
+    LITE0_CHANNELS,
+    LITE0_TAPS,
     N_CHANNELS,
+    TAPS,
     VGGAutoencoder,
     extract_patches,
     multiscale_features,
@@ -94,6 +99,10 @@ class MDFSCConfig(MDFSCAEConfig):
     #: without its linear layers, scored by the mean squared reconstruction error)
     scorer: Literal["sparse_coding", "ae_recon_loss"] = "sparse_coding"
     features: Literal["autoencoder", "imagenet"] = "autoencoder"
+    #: the ImageNet network of ``features='imagenet'`` (Table 2): the paper's VGG16 (torchvision
+    #: weights, not obtainable here) or the packaged EfficientNet-Lite0 through the same
+    #: formula (:data:`~reprolib.methods.mdfsc.model.LITE0_TAPS`, 80 channels)
+    imagenet_backbone: Literal["vgg16", "efficientnet_lite0"] = "vgg16"
     downscale: Literal["maxpool", "bilinear"] = "maxpool"
     border: int = 2
     patch_size: int = 16
@@ -172,24 +181,33 @@ class MDFSC(AnomalyMethod):
         c = self.config
         recon = c.scorer == "ae_recon_loss"
         self.net = VGGAutoencoder(c.crop_size, c.latent, linear=not recon)
-        if c.features == "imagenet":
+        self.taps, self.n_channels = TAPS, N_CHANNELS
+        self.lite: torch.nn.Module | None = None
+        if c.features == "imagenet" and c.imagenet_backbone == "efficientnet_lite0":
+            lite, self.weights_used = load_backbone("efficientnet_lite0", "imagenet",
+                                                    required=True)
+            self.lite = lite.features.eval().to(self.device)
+            self.taps, self.n_channels = LITE0_TAPS, LITE0_CHANNELS
+        elif c.features == "imagenet":
             self._init_encoder("imagenet", required=True)
         else:
             self._init_encoder(c.encoder_init)
         self.net.to(self.device)
         self.side = c.img_size // 8 - 2 * c.border
         self.grid = patch_grid(self.side, c.patch_size, c.stride)
-        self.dictionaries = torch.zeros(N_CHANNELS, c.n_atoms, c.patch_size ** 2)
+        self.dictionaries = torch.zeros(self.n_channels, c.n_atoms, c.patch_size ** 2)
         self.dict_info: dict[str, Any] = {}
         self.lasso_info: dict[str, Any] = {}
 
     # --- features --------------------------------------------------------------------------
     @torch.no_grad()
     def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 896, S, S) standardised multi-scale features of images ``x`` (S = size/8 - 4)."""
+        """(B, 896, S, S) standardised multi-scale features of images ``x`` (S = size/8 - 4;
+        80 channels on EfficientNet-Lite0)."""
         c = self.config
-        self.net.encoder.eval()
-        return standardise(multiscale_features(self.net.encoder, x, c.downscale), c.border)
+        net = self.lite if self.lite is not None else self.net.encoder
+        net.eval()
+        return standardise(multiscale_features(net, x, c.downscale, self.taps), c.border)
 
     @torch.no_grad()
     def feature_patches(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,7 +226,7 @@ class MDFSC(AnomalyMethod):
         self.eval_mode()
         patches = self._training_patches(train)
         dicts, n_iter, converged, resampled = [], [], [], []
-        for c0 in range(0, N_CHANNELS, c.channel_chunk):
+        for c0 in range(0, self.n_channels, c.channel_chunk):
             res = learn_dictionaries(patches[c0:c0 + c.channel_chunk].to(self.device),
                                      c.n_atoms, c.alpha, max_iter=c.dict_iter,
                                      tol=c.dict_tol, seed=self.seed)
@@ -246,7 +264,7 @@ class MDFSC(AnomalyMethod):
                     r, q = divmod(pos, self.grid)
                     r, q = r * c.stride, q * c.stride
                     patch = fmap[b, :, r:r + c.patch_size, q:q + c.patch_size]
-                    parts.append(patch.reshape(N_CHANNELS, 1, -1).float().cpu())
+                    parts.append(patch.reshape(self.n_channels, 1, -1).float().cpu())
             start += n * per_image
         return torch.cat(parts, dim=1)
 
@@ -257,9 +275,9 @@ class MDFSC(AnomalyMethod):
         c = self.config
         fmap = self.feature_maps(x)
         b, p = len(x), self.grid * self.grid
-        out = torch.empty(N_CHANNELS, b, p, dtype=torch.float64, device=fmap.device)
+        out = torch.empty(self.n_channels, b, p, dtype=torch.float64, device=fmap.device)
         fallback, rounds = 0, 0
-        for c0 in range(0, N_CHANNELS, c.channel_chunk):
+        for c0 in range(0, self.n_channels, c.channel_chunk):
             patches = extract_patches(fmap[:, c0:c0 + c.channel_chunk], c.patch_size, c.stride)
             xs = patches.reshape(len(patches), b * p, -1)
             dic = self.dictionaries[c0:c0 + c.channel_chunk].to(xs.device)

@@ -26,6 +26,16 @@ from torch import nn
 TAPS: tuple[tuple[int, int], ...] = ((21, 1), (14, 2), (7, 4))
 #: Channels of those taps: 512 + 256 + 128.
 N_CHANNELS = 896
+#: The same formula on the packaged ImageNet EfficientNet-Lite0
+#: (:class:`~reprolib.blocks.backbones.LiteBackbone` ``features``): the stride-8 stage end
+#: (``features.3``, 40 channels) of the image, the stride-4 one (``features.2``, 24) of the
+#: image downscaled by 2 and the stride-2 one (``features.1``, 16) of the image downscaled by 4,
+#: all at 1/8 of the input. Stage ends are the linear projections of MBConv blocks (no
+#: activation after them), as VGG's taps are taken before their ReLU. Table 2 stand-in for the
+#: ImageNet VGG16, whose weights are not obtainable here.
+LITE0_TAPS: tuple[tuple[int, int], ...] = ((3, 1), (2, 2), (1, 4))
+#: Channels of those taps: 40 + 24 + 16.
+LITE0_CHANNELS = 80
 
 
 def vgg16_features() -> nn.Sequential:
@@ -101,8 +111,12 @@ def random_crops(x: torch.Tensor, size: int, generator: torch.Generator) -> torc
 
 
 def multiscale_features(features: nn.Sequential, x: torch.Tensor,
-                        downscale: str = "maxpool") -> torch.Tensor:
+                        downscale: str = "maxpool",
+                        taps: tuple[tuple[int, int], ...] = TAPS) -> torch.Tensor:
     """(B, 896, H/8, W/8): conv4_3 of x, conv3_3 of x/2, conv2_2 of x/4, before ReLU (§3.2).
+
+    ``taps``: (index in ``features``, downscale factor) pairs; :data:`LITE0_TAPS` gives the
+    same formula on EfficientNet-Lite0's ``features`` (80 channels).
 
     ``downscale``: ``"maxpool"`` (MLF-SC's ``F.max_pool2d``) or ``"bilinear"`` (an antialiased
     resize, one reading of MDFSC's "T_d downscales").
@@ -111,7 +125,7 @@ def multiscale_features(features: nn.Sequential, x: torch.Tensor,
         raise ValueError(f"multiscale_features: image sides must be multiples of 8, got "
                          f"{tuple(x.shape[-2:])}")
     maps = []
-    for index, factor in TAPS:
+    for index, factor in taps:
         if factor == 1:
             h = x
         elif downscale == "maxpool":
