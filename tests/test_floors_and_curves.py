@@ -70,3 +70,17 @@ def test_learning_curves_mark_flagged_models_and_share_panels(tmp_path) -> None:
     assert (tmp_path / "curves.png").exists()
     assert "d1" in fig._suptitle.get_text()
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_bar_rows_keep_method_and_variant_apart() -> None:
+    """Table I with EfficientNet-Lite0 rows: one bar per (method, variant), never an average
+    of four methods' ``efficientnet_lite0`` rows; Tables II-IV (one method): the variant."""
+    from reprolib.papers.heteroae import row_names, table_rows
+
+    methods = ["ae", {"method": "stfpm", "config": {}},
+               {"method": "stfpm", "config": {}, "variant": "efficientnet_lite0"},
+               {"method": "rd4ad", "config": {}, "variant": "efficientnet_lite0"}]
+    assert table_rows(methods) == ["ae", "stfpm", "stfpm:efficientnet_lite0",
+                                   "rd4ad:efficientnet_lite0"]
+    assert row_names(["hetero_ae", "hetero_ae"], ["full", "resnet_pixel"]) == [
+        "full", "resnet_pixel"]

@@ -298,6 +298,21 @@ def spec_label(spec: MethodSpec) -> str:
     return spec.variant or spec.result_name
 
 
+def row_names(methods: Sequence[str], variants: Sequence[str]) -> list[str]:
+    """A bar's label per results row: the variant where one method has many (Tables II-IV:
+    ``hetero_ae`` variants), else the method, with ``:variant`` where it has one (Table I's
+    ``stfpm:efficientnet_lite0``)."""
+    single = len(set(methods)) == 1
+    return [v if v and single else (f"{m}:{v}" if v else m) for m, v in zip(methods, variants)]
+
+
+def table_rows(methods: Sequence[str | dict[str, Any]]) -> list[str]:
+    """The bar labels of a ``METHODS`` parameter, in order, as :func:`row_names` names them."""
+    specs = [MethodSpec.from_param(item) for item in methods]
+    names = row_names([s.result_name for s in specs], [s.variant for s in specs])
+    return list(dict.fromkeys(names))
+
+
 def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "auroc",
                 labels: dict[str, str] | None = None, protocol: str = PROTOCOL,
                 path: str | os.PathLike[str] | None = None) -> Figure:
@@ -310,7 +325,7 @@ def metric_bars(frame: pd.DataFrame, order: Sequence[str], *, metric: str = "aur
     frame = frame[~floor_rows(frame)]
     rows = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)
                  & frame["threshold_policy"].isin(["none", "best_f1"])].copy()
-    rows["row"] = [v or m for v, m in zip(rows["variant"], rows["method"])]
+    rows["row"] = row_names(rows["method"], rows["variant"])
     stats = rows.groupby(["dataset", "row"])["value"].agg(["mean", "std", "count"]).reset_index()
     datasets = list(dict.fromkeys(rows["dataset"]))
     order = [r for r in order if r in set(stats["row"])]
