@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 PROFILE ?= default
 CORES ?= all
 # Tests run with their own cache and results folders so they never touch results/.
+# TEST_WORKERS: pytest-xdist processes (one test file, or one notebook's cells, per process);
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-p xdist -n $(TEST_WORKERS) --dist loadfile)
 TEST_TMP ?= $(CURDIR)/.cache/test-run
 TEST_ENV := REPROLIB_CACHE=$(TEST_TMP)/cache REPROLIB_RESULTS=$(TEST_TMP)/results \
 	REPROLIB_EXECUTED=$(TEST_TMP)/executed REPROLIB_OFFLINE=1 REPROLIB_PROGRESS=0 \
@@ -52,8 +56,8 @@ notebook: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	rm -rf $(TEST_TMP)
-	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q tests
-	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q -p nbval --nbval-lax \
+	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q $(XDIST) tests
+	$(TEST_ENV) PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m pytest -q -p nbval --nbval-lax $(XDIST) \
 		$(TEST_TMP)/executed/smoke
 
 # 00_datasets' widget browser in a real JupyterLab and headless Chromium (tests/browser, issue 16):
