@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from scipy.stats import linregress
+
 #: A model whose mean loss fell by more than this share over its last tenth of training (against
 #: the tenth before) is flagged ``not converged``.
 CONVERGENCE_SHARE = 0.05
@@ -65,14 +67,10 @@ def slope_t(history: Sequence[Mapping[str, float]], key: str | None = None) -> f
     n = len(tail)
     if n < MIN_RECORDS_FOR_NOISE:
         return math.nan
-    x_mean, y_mean = (n - 1) / 2, sum(tail) / n
-    sxx = sum((i - x_mean) ** 2 for i in range(n))
-    slope = sum((i - x_mean) * (y - y_mean) for i, y in enumerate(tail)) / sxx
-    residual = sum((y - y_mean - slope * (i - x_mean)) ** 2 for i, y in enumerate(tail))
-    se = math.sqrt(residual / (n - 2) / sxx)
-    if se == 0.0:
-        return 0.0 if slope == 0.0 else math.copysign(math.inf, slope)
-    return slope / se
+    fit = linregress(range(n), tail)
+    if fit.stderr == 0.0:
+        return 0.0 if fit.slope == 0.0 else math.copysign(math.inf, fit.slope)
+    return float(fit.slope / fit.stderr)
 
 
 def relative_drop(history: Sequence[Mapping[str, float]], key: str | None = None) -> float:
