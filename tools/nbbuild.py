@@ -6,8 +6,10 @@ cell is tagged for papermill.
 
 from __future__ import annotations
 
+import pprint
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -32,6 +34,17 @@ def build(cells: list[tuple[str, str]], path: str | Path) -> Path:
     path = Path(path)
     write_atomic(normalise(nb), path)  # the metadata JupyterLab writes (nb_normalise.py)
     return path
+
+
+def assignments(values: dict[str, Any], width: int = 100) -> str:
+    """``NAME = value`` lines of a parameters cell, each value pretty-printed to fit ``width``
+    columns with its continuation lines aligned under the value."""
+    lines = []
+    for name, value in values.items():
+        pad = len(name) + 3
+        text = pprint.pformat(value, width=width - pad, sort_dicts=False)
+        lines.append(f"{name} = " + text.replace("\n", "\n" + " " * pad))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

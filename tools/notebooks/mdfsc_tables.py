@@ -5,7 +5,6 @@ The ``parameters`` cells hold the values of ``params/<notebook>/default.yaml``."
 
 from __future__ import annotations
 
-import pprint
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import build  # noqa: E402
+from nbbuild import assignments, build  # noqa: E402
 
 PROTOCOL = """
 **Protocol (all three MDFSC notebooks; §4.1-4.2).** Training uses normal training images only;
@@ -67,13 +66,8 @@ SEEDS = [0]
 def _params(stem: str, skip: tuple[str, ...] = ()) -> str:
     """The parameters cell: the profile-independent head, then default.yaml's values."""
     values = yaml.safe_load((ROOT / "params" / stem / "default.yaml").read_text())
-    lines = [PARAMETERS_HEAD.rstrip("\n")]
-    for key, value in values.items():
-        if key not in skip:
-            pad = len(key) + 3
-            text = pprint.pformat(value, width=99 - pad, sort_dicts=False).replace("'", '"')
-            lines.append(f"{key} = " + text.replace("\n", "\n" + " " * pad))
-    return "\n".join(lines)
+    kept = {key: value for key, value in values.items() if key not in skip}
+    return PARAMETERS_HEAD.rstrip("\n") + "\n" + assignments(kept, width=99).replace("'", '"')
 
 
 def _setup(stem: str, table: str, hashed: str) -> str:

@@ -6,7 +6,6 @@ values below, so they agree). ``smoke``, ``paper`` and ``real-cpu`` params are w
 
 from __future__ import annotations
 
-import pprint
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import build  # noqa: E402
+from nbbuild import assignments, build  # noqa: E402
 
 # --- default sizes (shared by the seven notebooks: equal configs = one trained model) --------
 
@@ -208,15 +207,6 @@ plots.learning_curves(run.evaluations,
 WRITE = "recorder.write()"
 
 
-def _params_source(values: dict) -> str:
-    lines = []
-    for name, value in values.items():
-        text = pprint.pformat(value, width=96 - len(name) - 3, sort_dicts=False)
-        text = text.replace("\n", "\n" + " " * (len(name) + 3))
-        lines.append(f"{name} = {text}")
-    return "\n".join(lines)
-
-
 def _cells(stem: str, values: dict) -> list[tuple[str, str]]:
     table = stem.split("_")[1]
     head = HEAD.format(stem=stem, table=table)
@@ -225,7 +215,7 @@ def _cells(stem: str, values: dict) -> list[tuple[str, str]]:
     curves = CURVES.format(stem=stem)
     md = TITLES[stem] + "\n" + PROTOCOL_MD
     body = BODIES[stem]
-    return [("md", md), ("params", _params_source(values)), ("code", head + body[0]),
+    return [("md", md), ("params", assignments(values, width=96)), ("code", head + body[0]),
             ("code", floors), *[("code", b) for b in body[1:]], ("code", curves),
             ("code", WRITE)]
 

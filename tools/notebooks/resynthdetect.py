@@ -4,7 +4,6 @@ notebook's ``params/<stem>/default.yaml``, so the two always agree."""
 
 from __future__ import annotations
 
-import pprint
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import build  # noqa: E402
+from nbbuild import assignments, build  # noqa: E402
 
 COMMON_HEAD = {"PROFILE": "default", "DATA_ROOT": None, "RESULTS_DIR": None, "DEVICE": "auto",
                "SEEDS": [0]}
@@ -21,12 +20,7 @@ COMMON_HEAD = {"PROFILE": "default", "DATA_ROOT": None, "RESULTS_DIR": None, "DE
 def params_cell(stem: str) -> str:
     values = {**COMMON_HEAD, **(yaml.safe_load((ROOT / "params" / stem / "default.yaml")
                                                .read_text()) or {})}
-    lines = []
-    for name, value in values.items():
-        text = pprint.pformat(value, width=100 - len(name) - 3, sort_dicts=False)
-        text = text.replace("\n", "\n" + " " * (len(name) + 3))
-        lines.append(f"{name} = {text}")
-    return "\n".join(lines)
+    return assignments(values)
 
 
 PROTOCOL = """
