@@ -232,11 +232,20 @@ def method_specs(gan: dict[str, Any], mapping: dict[str, Any], acae: dict[str, A
     return [MethodSpec(m, {**gan, **extra[m]}) for m in methods]
 
 
+def model_lock_name(spec: MethodSpec, sets: PatchSets, seed: int) -> str:
+    """The inter-process lock of one model and its scores: method, config, seed and training
+    patches, so that two notebooks needing the same model map each patch once, and a model of
+    another profile or config on the same patches does not wait for it."""
+    identity = {"method": spec.method, "config": dict(spec.config), "seed": seed,
+                "train": sets.train.fingerprint}
+    return f"anogan_{stable_hash(identity, 16)}"
+
+
 def evaluate_patches(spec: MethodSpec, sets: PatchSets, *, seed: int = 0,
                      device: str | torch.device = "auto") -> Evaluation:
     """Fit ``spec`` on the training patches (or load it from the model cache), score the test
     patches and the scored training subset (``val_scores``) through :func:`cached_scores`."""
-    with exclusive(f"anogan_{stable_hash(sets.train.fingerprint, 16)}"):
+    with exclusive(model_lock_name(spec, sets, seed)):
         method = fit_or_load(spec.method, spec.config, sets.train, seed=seed, device=device)
         scores, seconds = cached_scores(method, sets.test)
         train_scores, _ = cached_scores(method, sets.train_scored)

@@ -144,3 +144,31 @@ def test_tiny_run_table_figures_and_score_cache(isolated_dirs, monkeypatch, tmp_
     again = paper.evaluate_patches(specs[3], sets, seed=0, device="cpu")
     np.testing.assert_array_equal(again.scores.image, evaluations[("anogan", 0)].scores.image)
     assert again.method.from_cache
+
+
+def test_model_lock_is_per_model_not_per_training_set(isolated_dirs) -> None:
+    """Two profiles' models on the same patches must not wait for each other (a long-cpu run
+    training on the OCT phantom once held the default run's AnoGAN notebook for minutes); the
+    same model in two notebooks shares one lock, so its patches are mapped once."""
+    import fcntl
+
+    from reprolib.atomic import exclusive
+    from reprolib.paths import cache_dir
+
+    train = paper.extract_patches(BandScans(4), patch_size=32, per_image=2, split="train")
+    sets = paper.PatchSets("band_scans", train, train, train.subset([0], "scored"))
+    short = MethodSpec("anogan", {**TINY, "map_steps": 2})
+    longer = MethodSpec("anogan", {**TINY, "map_steps": 500})
+    name = paper.model_lock_name(short, sets, 0)
+    assert name == paper.model_lock_name(MethodSpec("anogan", {**TINY, "map_steps": 2}), sets, 0)
+    others = {paper.model_lock_name(longer, sets, 0), paper.model_lock_name(short, sets, 1),
+              paper.model_lock_name(MethodSpec("gan_r", short.config), sets, 0)}
+    assert name not in others and len(others) == 3
+    with exclusive(name):
+        for other in others:  # free while the first model's lock is held
+            with open(cache_dir() / "locks" / f"{other}.lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        with open(cache_dir() / "locks" / f"{name}.lock", "w") as handle, \
+                pytest.raises(BlockingIOError):  # the same model's lock is taken
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
