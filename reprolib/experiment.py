@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from reprolib import score_cache
 from reprolib.cache import code_version, fit_or_load
 from reprolib.config import stable_hash
 from reprolib.convergence import convergence_flag, steps_taken
@@ -107,7 +108,9 @@ def evaluate(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int
              root: str | None = None, options: dict[str, Any] | None = None,
              device: str | torch.device = "auto", use_val: bool = True) -> Evaluation:
     """Fit ``spec`` on ``dataset``'s normal training split (or load it from the model cache)
-    and score its test split and normal validation split."""
+    and score its test split and normal validation split. The scores are kept beside the cached
+    model (:mod:`reprolib.score_cache`), so a model shared by several tables, or a rerun, is
+    scored once; ``score_seconds`` is the time of the scoring that filled that file."""
     if not isinstance(spec, MethodSpec):
         spec = MethodSpec.from_param(spec)
     probe = get_method_class(spec.method)(spec.config, seed=seed, device=device)
@@ -115,10 +118,17 @@ def evaluate(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int
     val = load_for(probe, dataset, "val", root=root, options=options) if use_val else None
     test = load_for(probe, dataset, "test", root=root, options=options)
     method = fit_or_load(spec.method, probe.config, train, seed=seed, device=device)
+    val = val if val is not None and len(val) > 0 else None
+    path = score_cache.scores_path(method, test, val)
+    stored = score_cache.load(path, len(test)) if path is not None else None
+    if stored is not None:
+        return Evaluation(spec, dataset, seed, method, test, *stored)
     start = time.perf_counter()
     scores = method.score(test)
     seconds = time.perf_counter() - start
-    val_scores = method.score(val) if val is not None and len(val) > 0 else None
+    val_scores = method.score(val) if val is not None else None
+    if path is not None:
+        score_cache.save(path, scores, val_scores, seconds)
     return Evaluation(spec, dataset, seed, method, test, scores, val_scores, seconds)
 
 

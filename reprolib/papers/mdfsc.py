@@ -6,7 +6,7 @@ Every row is one registered method on one dataset, evaluated image-level (AP and
 threshold-free; the paper reports no thresholded metric). The ablation rows of Tables 2 and 3
 are config switches of ``mdfsc`` (:data:`VARIANTS`); ``full`` has the same config as Table 1's
 ``mdfsc`` row, so its model and dictionaries are trained once (model cache) and its scores are
-computed once (:func:`evaluate_cached`, a score cache beside the model) for all three tables.
+computed once (``reprolib.score_cache``, beside the model) for all three tables.
 
 Datasets (§4.1): EyeQ under MDFSC's protocol (quality Good and Usable normal, Reject
 anomalous: loader protocol ``mdfsc``, results protocol ``eyeq_quality``), IDRiD image level
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -29,22 +27,17 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from torch.utils.data import Dataset
 
-from reprolib.atomic import temp_path
-from reprolib.cache import fingerprint_of, fit_or_load
-from reprolib.config import stable_hash
 from reprolib.experiment import (
     Evaluation,
     MethodSpec,
     check_required_weights,
+    evaluate,
     floor_specs,
-    load_for,
     record,
     record_subclasses,
     summary_table,
 )
-from reprolib.methods import Scores, get_method_class
 from reprolib.plots import save
 from reprolib.results import ResultRecorder
 
@@ -138,67 +131,6 @@ def variant_specs(table: str, base: dict[str, Any] | None = None,
 
 # --- evaluation with a score cache -------------------------------------------------------------
 
-def _scores_path(method: Any, test: Dataset, val: Dataset | None) -> Path | None:
-    if method.cache_path is None:
-        return None
-    key = stable_hash({"test": fingerprint_of(test), "val": fingerprint_of(val)}, 16)
-    return Path(method.cache_path).with_name(f"{Path(method.cache_path).stem}.scores-{key}.npz")
-
-
-def _save_scores(path: Path, scores: Scores, val: Scores | None, seconds: float) -> None:
-    arrays = {"image": scores.image}
-    if scores.maps is not None:
-        arrays["maps"] = scores.maps.astype(np.float32)
-    for name, value in scores.extra.items():
-        arrays[f"extra.{name}"] = np.asarray(value)
-    if val is not None:
-        arrays["val_image"] = val.image
-    tmp = temp_path(path)
-    with open(tmp, "wb") as handle:
-        np.savez(handle, seconds=np.float64(seconds), **arrays)
-    os.replace(tmp, path)
-
-
-def _load_scores(path: Path) -> tuple[Scores, Scores | None, float]:
-    with np.load(path) as data:
-        extra = {k[len("extra."):]: data[k] for k in data.files if k.startswith("extra.")}
-        scores = Scores(image=data["image"], maps=data["maps"] if "maps" in data.files else None,
-                        extra=extra)
-        val = Scores(image=data["val_image"]) if "val_image" in data.files else None
-        return scores, val, float(data["seconds"])
-
-
-def evaluate_cached(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int = 0,
-                    root: str | None = None, options: dict[str, Any] | None = None,
-                    device: str | torch.device = "auto") -> Evaluation:
-    """:func:`reprolib.experiment.evaluate` whose test and validation scores are kept beside
-    the cached model (``<model>.scores-<hash of the test and val sets>.npz``), so a model shared
-    by several tables (``full``) is scored once. ``score_seconds`` is the time of the scoring
-    that filled the cache."""
-    if not isinstance(spec, MethodSpec):
-        spec = MethodSpec.from_param(spec)
-    probe = get_method_class(spec.method)(spec.config, seed=seed, device=device)
-    train = load_for(probe, dataset, "train", root=root, options=options)
-    val = load_for(probe, dataset, "val", root=root, options=options)
-    test = load_for(probe, dataset, "test", root=root, options=options)
-    method = fit_or_load(spec.method, probe.config, train, seed=seed, device=device)
-    path = _scores_path(method, test, val)
-    if path is not None and path.exists():
-        try:
-            scores, val_scores, seconds = _load_scores(path)
-            if len(scores.image) == len(test):
-                return Evaluation(spec, dataset, seed, method, test, scores, val_scores, seconds)
-        except (OSError, ValueError, KeyError):
-            pass  # rescored below
-    start = time.perf_counter()
-    scores = method.score(test)
-    seconds = time.perf_counter() - start
-    val_scores = method.score(val) if len(val) > 0 else None
-    if path is not None:
-        _save_scores(path, scores, val_scores, seconds)
-    return Evaluation(spec, dataset, seed, method, test, scores, val_scores, seconds)
-
-
 def run_table(recorder: ResultRecorder, methods: list[str | dict[str, Any] | MethodSpec],
               datasets: list[str], *, seeds: list[int], root: str | None = None,
               dataset_options: dict[str, dict[str, Any]] | None = None,
@@ -216,8 +148,8 @@ def run_table(recorder: ResultRecorder, methods: list[str | dict[str, Any] | Met
         for item in methods:
             spec = MethodSpec.from_param(item)
             for seed in seeds:
-                ev = evaluate_cached(spec, dataset, seed=seed, root=root,
-                                     options=options[dataset] or None, device=device)
+                ev = evaluate(spec, dataset, seed=seed, root=root,
+                              options=options[dataset] or None, device=device)
                 record(recorder, ev, policies=POLICIES, pixel=False, protocol=protocol)
                 record_subclasses(recorder, ev, protocol=protocol)
                 evaluations.append(ev)
