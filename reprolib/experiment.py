@@ -122,6 +122,7 @@ def evaluate(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int
     path = score_cache.scores_path(method, test, val)
     stored = score_cache.load(path, len(test)) if path is not None else None
     if stored is not None:
+        method.eval_mode()  # as after scoring: figures that run the nets need frozen BatchNorm
         return Evaluation(spec, dataset, seed, method, test, *stored)
     start = time.perf_counter()
     scores = method.score(test)

@@ -56,3 +56,16 @@ def test_evaluate_scores_a_cached_model_once(isolated_dirs: Path,
     assert second.score_seconds == first.score_seconds
     with pytest.raises(AssertionError, match="scored again"):  # another test set
         evaluate(KNN, "phantom_cxr", options={**OPTIONS, "n_test": 10}, device="cpu")
+
+
+def test_a_cached_evaluation_leaves_the_nets_in_eval_mode(isolated_dirs: Path) -> None:
+    """Figures run the nets of ``ev.method`` (ProxyAno's Fig. 7, AnoGAN's Fig. 3): after a score
+    cache hit they must be in the state scoring leaves them in (BatchNorm frozen), else a
+    figure changes with whether the scores came from the cache."""
+    spec = {"method": "ae", "config": {"img_size": 32, "steps": 2, "batch_size": 4}}
+    first = evaluate(spec, "phantom_cxr", options=OPTIONS, device="cpu")
+    second = evaluate(spec, "phantom_cxr", options=OPTIONS, device="cpu")
+    assert second.method.from_cache
+    modules = list(second.method.modules().values())
+    assert modules and not any(m.training for module in modules for m in module.modules())
+    np.testing.assert_array_equal(second.scores.image, first.scores.image)

@@ -202,6 +202,7 @@ def cached_scores(method: AnomalyMethod, data: PatchDataset) -> tuple[Scores, fl
            "data": data.fingerprint, "code": code_version(method.name)}
     path = cache_dir() / "scores" / method.name / f"{stable_hash(key, 20)}.npz"
     if method.cache_path is not None and path.exists():
+        method.eval_mode()  # as after scoring (Fig. 3 runs the nets)
         stored = np.load(path)
         extra = {k[6:]: stored[k] for k in stored.files if k.startswith("extra_")}
         maps = stored["maps"] if "maps" in stored.files else None
