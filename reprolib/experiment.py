@@ -9,7 +9,6 @@ under the ``best_f1`` / ``youden`` policies that a paper's protocol names (label
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -29,21 +28,17 @@ from reprolib.results import ResultRecorder
 
 @dataclasses.dataclass(frozen=True)
 class MethodSpec:
-    """One row of a paper table: a registered method, its config, and its label in results."""
+    """One row of a paper table: a registered method (the ``method`` column of its results:
+    always the code that ran), its config, and the row's ``variant``."""
 
     method: str
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     variant: str = ""
-    label: str = ""  # the ``method`` column in results; defaults to ``method``
-
-    @property
-    def result_name(self) -> str:
-        return self.label or self.method
 
     @staticmethod
     def from_param(item: str | dict[str, Any] | MethodSpec) -> MethodSpec:
         """From a notebook parameter: a method name, or a dict with ``method`` and optional
-        ``config``, ``variant``, ``label``."""
+        ``config``, ``variant``."""
         if isinstance(item, MethodSpec):
             return item
         if isinstance(item, str):
@@ -51,12 +46,12 @@ class MethodSpec:
         if not isinstance(item, dict) or "method" not in item:
             raise ValueError(f"method entry: expected a name or a dict with key 'method', "
                              f"got {item!r}")
-        unknown = set(item) - {"method", "config", "variant", "label"}
+        unknown = set(item) - {"method", "config", "variant"}
         if unknown:
             raise ValueError(f"method entry {item.get('method')!r}: unknown key "
-                             f"'{sorted(unknown)[0]}'; expected method, config, variant, label")
+                             f"'{sorted(unknown)[0]}'; expected method, config, variant")
         return MethodSpec(item["method"], dict(item.get("config") or {}),
-                          item.get("variant", ""), item.get("label", ""))
+                          item.get("variant", ""))
 
 
 @dataclasses.dataclass
@@ -119,17 +114,7 @@ def evaluate(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int
     test = load_for(probe, dataset, "test", root=root, options=options)
     method = fit_or_load(spec.method, probe.config, train, seed=seed, device=device)
     val = val if val is not None and len(val) > 0 else None
-    path = score_cache.scores_path(method, test, val)
-    stored = score_cache.load(path, len(test)) if path is not None else None
-    if stored is not None:
-        method.eval_mode()  # as after scoring: figures that run the nets need frozen BatchNorm
-        return Evaluation(spec, dataset, seed, method, test, *stored)
-    start = time.perf_counter()
-    scores = method.score(test)
-    seconds = time.perf_counter() - start
-    val_scores = method.score(val) if val is not None else None
-    if path is not None:
-        score_cache.save(path, scores, val_scores, seconds)
+    scores, val_scores, seconds = score_cache.scores_for(method, test, val)
     return Evaluation(spec, dataset, seed, method, test, scores, val_scores, seconds)
 
 
@@ -158,7 +143,7 @@ def record(recorder: ResultRecorder, ev: Evaluation, *, policies: tuple[str, ...
                            maps=ev.scores.maps if use_pixel else None, masks=masks)
     spec = ev.method.data_spec()
     recorder.add_metrics(
-        rows, dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
+        rows, dataset=ev.dataset, method=ev.spec.method, variant=ev.spec.variant,
         seed=ev.seed, protocol=protocol, table=table,
         n_normal=int((ev.labels == 0).sum()), n_abnormal=int((ev.labels == 1).sum()),
         selection="last_epoch", weights=ev.method.weights_used,
@@ -217,7 +202,7 @@ def record_subclasses(recorder: ResultRecorder, ev: Evaluation, *, protocol: str
         row = {"metric": "auroc", "value": image_auroc(labels[keep], image[keep]),
                "threshold_policy": "none", "ci_low": low, "ci_high": high}
         recorder.add_metrics(
-            [row], dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
+            [row], dataset=ev.dataset, method=ev.spec.method, variant=ev.spec.variant,
             seed=ev.seed, protocol=subclass_protocol(protocol, sub), table=table,
             n_normal=n_normal, n_abnormal=int(keep.sum()) - n_normal,
             selection="last_epoch", weights=ev.method.weights_used,

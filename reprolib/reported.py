@@ -114,7 +114,12 @@ METHODS: dict[str, str] = {
 
 #: Variant vocabulary per (paper, table): short snake name -> the paper's words.
 VARIANTS: dict[tuple[str, str], dict[str, str]] = {
+    ("proxyano", "t1"): {
+        "encdec": "Auto-Encoder [14] (ProxyAno's encoder/decoder without proxy or memory; "
+                  "image-space score)",
+    },
     ("proxyano", "t2"): {
+        "encdec": "Auto-Encoder [14] (ProxyAno's EncDec; Eq. 13 latent-space score)",
         "si": "Our SI approach (SI between two plain encoder-decoders; no memory, no "
               "repairing loss)",
     },

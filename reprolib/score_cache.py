@@ -12,6 +12,7 @@ cannot be read, or whose length does not match the test set, is scored again.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,24 @@ def load(path: Path, n_test: int) -> tuple[Scores, Scores | None, float] | None:
             return scores, _scores("val", data), float(data["seconds"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def scores_for(method: AnomalyMethod, test: Dataset, val: Dataset | None
+               ) -> tuple[Scores, Scores | None, float]:
+    """``method.score`` on ``test`` (and ``val``: a normal validation split, or any second set
+    the table scores, such as AnoGAN's scored training patches), read from the file beside the
+    cached model when it is there, else scored and kept there. Returns (test scores, val
+    scores, seconds the test scoring took when it was computed). A stored hit leaves the nets
+    in eval mode, as scoring does: figures that run them need frozen BatchNorm."""
+    path = scores_path(method, test, val)
+    stored = load(path, len(test)) if path is not None else None
+    if stored is not None and (val is None or stored[1] is not None):
+        method.eval_mode()
+        return stored
+    start = time.perf_counter()
+    scores = method.score(test)
+    seconds = time.perf_counter() - start
+    val_scores = method.score(val) if val is not None else None
+    if path is not None:
+        save(path, scores, val_scores, seconds)
+    return scores, val_scores, seconds

@@ -306,7 +306,7 @@ def test_wrong_config_type() -> None:
 
 def test_bad_method_entry() -> None:
     expect(ValueError, lambda: MethodSpec.from_param({"method": "ae", "cfg": {}}),
-           r"unknown key 'cfg'", r"expected method, config, variant, label")
+           r"unknown key 'cfg'", r"expected method, config, variant")
     expect(ValueError, lambda: MethodSpec.from_param(["ae"]),
            r"expected a name or a dict with key 'method'", r"got \['ae'\]")
 

@@ -89,7 +89,7 @@ def test_rows_land_beside_the_papers_numbers(isolated_dirs: Path) -> None:
             for spec in _specs(table, _params(table, profile)):
                 for dataset in datasets:
                     for metric in mdfsc.METRICS:
-                        recorder.add(dataset=dataset, method=spec.result_name,
+                        recorder.add(dataset=dataset, method=spec.method,
                                      variant=spec.variant, metric=metric, value=0.7,
                                      protocol=mdfsc.protocol_of(dataset), ci_low=0.6,
                                      ci_high=0.8)

@@ -102,12 +102,18 @@ def test_default_models_are_shared_across_notebooks() -> None:
 
 def test_rows_and_variants() -> None:
     base = {"img_size": 32, "steps": 1}
-    rows = proxyano.t1_rows(["ae", {"method": "memae", "config": {"img_size": 32}},
-                             "proxyano"], base)
-    ae, memae, full = rows
-    assert ae.spec.method == "proxyano" and ae.spec.result_name == "ae"
+    rows = proxyano.t1_rows(["encdec", {"method": "memae", "config": {"img_size": 32}},
+                             "proxyano", "ae"], base)
+    ae, memae, full, own_ae = rows
+    # The paper's Auto-Encoder [14] is ProxyAno's EncDec, recorded under the code that runs it.
+    assert ae.spec.method == "proxyano" and ae.spec.variant == ae.name == "encdec"
     assert ae.spec.config == {**base, "proxy": "none", "memory_items": 0}
-    assert ae.score == "image_space" and ae.spec.variant == ""
+    assert ae.score == "image_space"
+    assert own_ae.spec.method == own_ae.name == "ae" and own_ae.score is None
+    t2 = proxyano.t2_rows(rows, base)
+    assert [(r.spec.method, r.spec.variant, r.score) for r in t2][:1] == [
+        ("proxyano", "encdec", "latent")]
+    assert t2[0].spec.config == ae.spec.config
     assert memae.spec.method == "memae" and memae.score is None
     assert full.spec.config == base and full.score == "latent" and full.spec.variant == ""
     t4 = proxyano.table_rows("t4", base)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,11 +22,11 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch.utils.data import Dataset
 
-from reprolib.cache import code_version, exclusive, fit_or_load
+from reprolib import score_cache
+from reprolib.cache import exclusive, fit_or_load
 from reprolib.config import stable_hash
 from reprolib.experiment import Evaluation, MethodSpec, floor_specs, is_floor, record
-from reprolib.methods import AnomalyMethod, Scores
-from reprolib.paths import cache_dir
+from reprolib.methods import AnomalyMethod
 from reprolib.plots import save
 from reprolib.results import ResultRecorder
 
@@ -193,35 +192,6 @@ def load_patch_sets(dataset: str, *, root: str | None = None, img_size: int = 25
 
 # --- fitting and scoring through the caches ---------------------------------------------------
 
-def cached_scores(method: AnomalyMethod, data: PatchDataset) -> tuple[Scores, float]:
-    """``method.score(data)``, stored under ``cache_dir()/scores/`` keyed by the trained
-    model's cache entry and the data's fingerprint, so the two AnoGAN notebooks map each patch
-    once. Returns the scores and the seconds the scoring took when it was computed."""
-    key = {"model": method.cache_path.name if method.cache_path else None,
-           "method": method.name, "config": method.config.to_dict(), "seed": method.seed,
-           "data": data.fingerprint, "code": code_version(method.name)}
-    path = cache_dir() / "scores" / method.name / f"{stable_hash(key, 20)}.npz"
-    if method.cache_path is not None and path.exists():
-        method.eval_mode()  # as after scoring (Fig. 3 runs the nets)
-        stored = np.load(path)
-        extra = {k[6:]: stored[k] for k in stored.files if k.startswith("extra_")}
-        maps = stored["maps"] if "maps" in stored.files else None
-        return Scores(stored["image"], maps, extra), float(stored["seconds"])
-    start = time.perf_counter()
-    scores = method.score(data)
-    seconds = time.perf_counter() - start
-    if method.cache_path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {"image": scores.image, "seconds": np.asarray(seconds),
-                  **{f"extra_{k}": v for k, v in scores.extra.items()}}
-        if scores.maps is not None:
-            arrays["maps"] = scores.maps.astype(np.float16)
-        tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    return scores, seconds
-
-
 def method_specs(gan: dict[str, Any], mapping: dict[str, Any], acae: dict[str, Any],
                  methods: Sequence[str] = TABLE1_METHODS) -> list[MethodSpec]:
     """Table 1's models from the notebook's parameter groups: the DCGAN settings ``gan`` are
@@ -245,18 +215,19 @@ def model_lock_name(spec: MethodSpec, sets: PatchSets, seed: int) -> str:
 def evaluate_patches(spec: MethodSpec, sets: PatchSets, *, seed: int = 0,
                      device: str | torch.device = "auto") -> Evaluation:
     """Fit ``spec`` on the training patches (or load it from the model cache), score the test
-    patches and the scored training subset (``val_scores``) through :func:`cached_scores`."""
+    patches and the scored training subset (``val_scores``), both kept beside the model
+    (:func:`reprolib.score_cache.scores_for`): the two AnoGAN notebooks map each patch once."""
     with exclusive(model_lock_name(spec, sets, seed)):
         method = fit_or_load(spec.method, spec.config, sets.train, seed=seed, device=device)
-        scores, seconds = cached_scores(method, sets.test)
-        train_scores, _ = cached_scores(method, sets.train_scored)
+        scores, train_scores, seconds = score_cache.scores_for(method, sets.test,
+                                                               sets.train_scored)
     return Evaluation(spec, sets.dataset, seed, method, sets.test, scores, train_scores, seconds)
 
 
 def evaluate_all(specs: Sequence[MethodSpec], sets: PatchSets, *, seeds: Sequence[int],
                  device: str | torch.device = "auto") -> dict[tuple[str, int], Evaluation]:
     """:func:`evaluate_patches` for every (method, seed), keyed by (method name, seed)."""
-    return {(spec.result_name, seed): evaluate_patches(spec, sets, seed=seed, device=device)
+    return {(spec.method, seed): evaluate_patches(spec, sets, seed=seed, device=device)
             for spec in specs for seed in seeds}
 
 
@@ -265,7 +236,7 @@ def evaluate_floors(floors: Sequence[str | dict[str, Any]], sets: PatchSets, *,
     """The label-free floors (``FLOORS`` entries, variant ``reference_floor``) fitted on the
     same training patches and scored on the same test patches, seed 0 (they are
     deterministic), keyed like :func:`evaluate_all`."""
-    return {(spec.result_name, 0): evaluate_patches(spec, sets, seed=0, device=device)
+    return {(spec.method, 0): evaluate_patches(spec, sets, seed=0, device=device)
             for spec in floor_specs(list(floors))}
 
 

@@ -161,7 +161,7 @@ def record_model_sizes(recorder: ResultRecorder, sizes: pd.DataFrame, *,
 def _find(evaluations: Sequence[Evaluation], dataset: str, name: str, seed: int
           ) -> Evaluation | None:
     for ev in evaluations:
-        if ev.dataset == dataset and name in (ev.spec.result_name, ev.spec.variant) \
+        if ev.dataset == dataset and name in (ev.spec.method, ev.spec.variant) \
                 and ev.seed == seed:
             return ev
     return None
@@ -295,7 +295,7 @@ def feature_distance_boxplot(frame: pd.DataFrame, variants: Sequence[str], *,
 
 def spec_label(spec: MethodSpec) -> str:
     """Readable row name: the variant for ablation rows, else the method."""
-    return spec.variant or spec.result_name
+    return spec.variant or spec.method
 
 
 def row_names(methods: Sequence[str], variants: Sequence[str]) -> list[str]:
@@ -309,7 +309,7 @@ def row_names(methods: Sequence[str], variants: Sequence[str]) -> list[str]:
 def table_rows(methods: Sequence[str | dict[str, Any]]) -> list[str]:
     """The bar labels of a ``METHODS`` parameter, in order, as :func:`row_names` names them."""
     specs = [MethodSpec.from_param(item) for item in methods]
-    names = row_names([s.result_name for s in specs], [s.variant for s in specs])
+    names = row_names([s.method for s in specs], [s.variant for s in specs])
     return list(dict.fromkeys(names))
 
 

@@ -55,9 +55,13 @@ PIXEL_PROTOCOL = "idrid_pixel_crops"
 PIXEL_DATASETS: tuple[str, ...] = ("idrid", "phantom_idrid")
 #: The paper's fixed threshold on A_pix = |I - I^| (§IV-D2).
 PIXEL_THRESHOLD = 0.5
-#: Table I's rows in the paper's order (result names).
-T1_METHODS: tuple[str, ...] = ("ae", "memae", "anogan", "f_anogan", "ganomaly", "sparse_gan",
-                               "pix2pix", "cyclegan", "proxyano")
+#: Table I's rows in the paper's order (row names: variant, else method). The paper's
+#: "Auto-Encoder [14]" shares ProxyAno's encoder/decoder, so it is ``proxyano``'s ``encdec``
+#: variant (Table IV's row 1, which the paper gives the same 0.783 on OCT).
+T1_METHODS: tuple[str, ...] = ("encdec", "memae", "anogan", "f_anogan", "ganomaly",
+                               "sparse_gan", "pix2pix", "cyclegan", "proxyano")
+#: Figure labels of the rows whose name is not the paper's.
+ROW_LABELS: dict[str, str] = {"encdec": "AE [14] (EncDec)"}
 IMAGE_METRICS: tuple[str, ...] = ("auroc", "acc", "f1")
 PIXEL_METRICS: tuple[str, ...] = ("pix_auroc", "pix_acc", "pix_f1")
 
@@ -92,11 +96,11 @@ TABLE_VARIANTS: dict[str, tuple[str, ...]] = {
     "t4": ("encdec", "encdec_memae", "encdec_mem", "si", "si_mem", "si_rep", "si_mem_rep",
            "full"),
 }
-#: Table II's rows: (result name, variant, score). Every score by Eq. 13 where the method has
-#: an encoder for it (ProxyAno's EncDec for the AE; GANomaly's and Sparse-GAN's own scores are
-#: latent; f-AnoGAN's is its izi_f score).
+#: Table II's rows: (method, variant, score). Every score by Eq. 13 where the method has
+#: an encoder for it (ProxyAno's EncDec for the paper's AE; GANomaly's and Sparse-GAN's own
+#: scores are latent; f-AnoGAN's is its izi_f score).
 T2_ROWS: tuple[tuple[str, str, str | None], ...] = (
-    ("ae", "", "latent"), ("f_anogan", "", None), ("ganomaly", "", None),
+    ("proxyano", "encdec", "latent"), ("f_anogan", "", None), ("ganomaly", "", None),
     ("sparse_gan", "", None), ("proxyano", "si", "latent"), ("proxyano", "", "latent"))
 
 
@@ -108,6 +112,11 @@ class Row:
     spec: MethodSpec
     score: str | None = None
 
+    @property
+    def name(self) -> str:
+        """The row's name in tables and figures: its variant, else its method."""
+        return self.spec.variant or self.spec.method
+
 
 def variant_config(variant: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``base`` (profile settings: size, steps...) with ``variant``'s switches."""
@@ -118,11 +127,10 @@ def variant_config(variant: str, base: Mapping[str, Any] | None = None) -> dict[
 
 
 def variant_row(variant: str, base: Mapping[str, Any] | None = None, *,
-                score: str | None = None, label: str = "", result_variant: str | None = None
-                ) -> Row:
+                score: str | None = None, result_variant: str | None = None) -> Row:
     """The ``proxyano`` row of ``variant`` (score: the variant's own unless given)."""
     spec = MethodSpec("proxyano", variant_config(variant, base),
-                      variant if result_variant is None else result_variant, label)
+                      variant if result_variant is None else result_variant)
     return Row(spec, VARIANT_SCORES[variant] if score is None else score)
 
 
@@ -137,15 +145,16 @@ def table_rows(table: str, base: Mapping[str, Any] | None = None,
 
 
 def t1_rows(methods: Sequence[str | Mapping[str, Any]], base: Mapping[str, Any]) -> list[Row]:
-    """Table I's rows: ``ae`` is ProxyAno's EncDec (``encdec`` of ``base``, image-space score:
-    the reconstruction error of "Auto-Encoder [14]" with ProxyAno's encoder/decoder),
-    ``proxyano`` the full model of ``base`` (latent score); every other entry a registered
-    method (name or dict as in ``METHODS``), scored by its own image score."""
+    """Table I's rows: a ProxyAno variant name (``encdec``: the paper's "Auto-Encoder [14]",
+    ProxyAno's encoder/decoder without proxy or memory, image-space score) is that ``proxyano``
+    variant of ``base``; ``proxyano`` the full model of ``base`` (latent score); every other
+    entry a registered method (name or dict as in ``METHODS``), scored by its own image
+    score."""
     rows = []
     for item in methods:
         name = item if isinstance(item, str) else item.get("method")
-        if name == "ae" and isinstance(item, str):
-            rows.append(variant_row("encdec", base, label="ae", result_variant=""))
+        if isinstance(item, str) and item in VARIANT_CONFIGS:
+            rows.append(variant_row(item, base))
         elif name == "proxyano" and isinstance(item, str):
             rows.append(variant_row("full", base, result_variant=""))
         else:
@@ -157,12 +166,10 @@ def t1_rows(methods: Sequence[str | Mapping[str, Any]], base: Mapping[str, Any])
 def t2_rows(t1: Sequence[Row], base: Mapping[str, Any]) -> list[Row]:
     """Table II's rows (:data:`T2_ROWS`), with the baselines' configs of Table I's ``t1``
     rows (so the models are Table I's)."""
-    by_name = {r.spec.result_name: r for r in t1 if not r.spec.variant}
+    by_name = {r.spec.method: r for r in t1 if not r.spec.variant}
     rows = []
     for name, variant, score in T2_ROWS:
-        if name == "ae":
-            rows.append(variant_row("encdec", base, score=score, label="ae", result_variant=""))
-        elif name == "proxyano":
+        if name == "proxyano":
             rows.append(variant_row(variant or "full", base, score=score,
                                     result_variant=variant))
         elif name in by_name:
@@ -230,7 +237,7 @@ def record_pixel_given(recorder: ResultRecorder, ev: Evaluation, *, protocol: st
     rows = [r for r in rows if r["threshold_policy"] == "given"]
     spec = ev.method.data_spec()
     recorder.add_metrics(
-        rows, dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
+        rows, dataset=ev.dataset, method=ev.spec.method, variant=ev.spec.variant,
         seed=ev.seed, protocol=protocol, n_normal=int((ev.labels == 0).sum()),
         n_abnormal=int((ev.labels == 1).sum()), selection="last_epoch",
         weights=ev.method.weights_used, img_size=spec["img_size"],
@@ -259,7 +266,7 @@ class Run:
     def find(self, dataset: str, name: str, variant: str = "", seed: int = 0
              ) -> Evaluation | None:
         for row, ev in self.rows:
-            if (ev.dataset == dataset and row.spec.result_name == name
+            if (ev.dataset == dataset and row.spec.method == name
                     and row.spec.variant == variant and ev.seed == seed):
                 return ev
         return None
@@ -351,7 +358,7 @@ def normalised_by_validation(ev: Evaluation, row: Row) -> Evaluation:
 
     scale = float(np.mean(pick(ev.val_scores)))
     if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"{ev.spec.result_name}: mean validation score {scale}: expected > 0")
+        raise ValueError(f"{ev.spec.method}: mean validation score {scale}: expected > 0")
     test = dataclasses.replace(ev.scores, extra={**ev.scores.extra, "t2": pick(ev.scores) / scale})
     val = dataclasses.replace(ev.val_scores,
                               extra={**ev.val_scores.extra, "t2": pick(ev.val_scores) / scale})
@@ -579,7 +586,7 @@ def qualitative_figure(ev: Evaluation, *, n: int = 4,
 
 
 __all__ = ["IMAGE_METRICS", "PAPER", "PIXEL_DATASETS", "PIXEL_METRICS", "PIXEL_PROTOCOL",
-           "PIXEL_THRESHOLD", "PROTOCOL", "Row", "Run", "T1_METHODS", "T2_ROWS",
+           "PIXEL_THRESHOLD", "PROTOCOL", "ROW_LABELS", "Row", "Run", "T1_METHODS", "T2_ROWS",
            "TABLE_VARIANTS", "VARIANT_CONFIGS", "VARIANT_SCORES", "auroc_bars", "auroc_table",
            "memory_rows", "memory_size_figure", "normalised_by_validation", "pixel_units",
            "qualitative_figure", "record_pixel_given", "repair_rows", "repair_variant",

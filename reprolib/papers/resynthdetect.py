@@ -128,7 +128,7 @@ def record_grades(recorder: ResultRecorder, ev: Evaluation, *, options: Mapping[
                "threshold_policy": "none", "ci_low": low, "ci_high": high}
         protocol = protocol_name(f"eyeq_0_vs_{grade}", options, PAPER_OPTIONS)
         recorder.add_metrics(
-            [row], dataset=ev.dataset, method=ev.spec.result_name, variant=ev.spec.variant,
+            [row], dataset=ev.dataset, method=ev.spec.method, variant=ev.spec.variant,
             seed=ev.seed, protocol=protocol, n_normal=n_normal, n_abnormal=n_abnormal,
             selection="last_epoch", weights=ev.method.weights_used,
             img_size=spec["img_size"], **training_fields(ev.method),
@@ -364,7 +364,7 @@ def localisation_figure(evaluations: Sequence[Evaluation],
 
     found = {}
     for ev in evaluations:
-        name = ev.spec.result_name
+        name = ev.spec.method
         if name in methods and ev.seed == seed and not ev.spec.variant:
             found.setdefault(name, ev)
     names = [m for m in methods if m in found]

@@ -3,6 +3,8 @@ Table 1 against a hand-computed ROC, the score cache, and Figures 3 and 4 on tin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -142,8 +144,12 @@ def test_tiny_run_table_figures_and_score_cache(isolated_dirs, monkeypatch, tmp_
     from reprolib.methods.anogan.method import AnoGAN
     monkeypatch.setattr(AnoGAN, "score", refuse)
     again = paper.evaluate_patches(specs[3], sets, seed=0, device="cpu")
-    np.testing.assert_array_equal(again.scores.image, evaluations[("anogan", 0)].scores.image)
-    assert again.method.from_cache
+    first = evaluations[("anogan", 0)]
+    np.testing.assert_array_equal(again.scores.image, first.scores.image)
+    np.testing.assert_array_equal(again.scores.maps, first.scores.maps)  # not rounded on a hit
+    np.testing.assert_array_equal(again.val_scores.image, first.val_scores.image)
+    assert again.method.from_cache and again.score_seconds == first.score_seconds
+    assert list(Path(again.method.cache_path).parent.glob("*.scores-*.npz"))  # beside the model
 
 
 def test_model_lock_is_per_model_not_per_training_set(isolated_dirs) -> None:
