@@ -35,6 +35,11 @@ class MethodSpec:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     variant: str = ""
 
+    @property
+    def row_name(self) -> str:
+        """The row's name in tables and figures: its variant, else its method."""
+        return self.variant or self.method
+
     @staticmethod
     def from_param(item: str | dict[str, Any] | MethodSpec) -> MethodSpec:
         """From a notebook parameter: a method name, or a dict with ``method`` and optional

@@ -127,7 +127,7 @@ def learning_curves(evaluations: Iterable[Any] | Mapping[Any, Any], *, title: st
         records = [r for r in history if term in r]
         curve = (tuple(float(r.get("steps", r["epoch"])) for r in records),
                  tuple(float(r[term]) for r in records))
-        label = ev.spec.variant or ev.spec.method
+        label = ev.spec.row_name
         if ev.dataset not in datasets:
             datasets.append(ev.dataset)
         shared = next((p for p in panels.values() if p["term"] == term

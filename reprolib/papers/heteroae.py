@@ -293,11 +293,6 @@ def feature_distance_boxplot(frame: pd.DataFrame, variants: Sequence[str], *,
     return save(fig, path)
 
 
-def spec_label(spec: MethodSpec) -> str:
-    """Readable row name: the variant for ablation rows, else the method."""
-    return spec.variant or spec.method
-
-
 def row_names(methods: Sequence[str], variants: Sequence[str]) -> list[str]:
     """A bar's label per results row: the variant where one method has many (Tables II-IV:
     ``hetero_ae`` variants), else the method, with ``:variant`` where it has one (Table I's

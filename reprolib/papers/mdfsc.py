@@ -200,8 +200,8 @@ def weights_note(frame: pd.DataFrame) -> str:
 def _find(evaluations: Sequence[Evaluation], dataset: str, name: str, seed: int
           ) -> Evaluation | None:
     for ev in evaluations:
-        if ev.dataset == dataset and name in (ev.spec.variant or ev.spec.method,
-                                              ev.spec.method) and ev.seed == seed:
+        if ev.dataset == dataset and name in (ev.spec.row_name, ev.spec.method) \
+                and ev.seed == seed:
             return ev
     return None
 
@@ -271,7 +271,7 @@ def score_histograms(evaluations: Sequence[Evaluation], rows: Sequence[str], *,
                      seed: int = 0, path: str | os.PathLike[str] | None = None) -> Figure:
     """Per dataset and row, histograms of the test scores of normal and anomalous images."""
     pairs = [(ev.dataset, r, ev) for r in rows for ev in evaluations
-             if ev.seed == seed and (ev.spec.variant or ev.spec.method) == r]
+             if ev.seed == seed and ev.spec.row_name == r]
     fig, axes = plt.subplots(1, max(len(pairs), 1), figsize=(3.0 * max(len(pairs), 1), 2.6),
                              squeeze=False)
     for ax, (dataset, row, ev) in zip(axes[0], pairs):

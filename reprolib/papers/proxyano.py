@@ -114,8 +114,8 @@ class Row:
 
     @property
     def name(self) -> str:
-        """The row's name in tables and figures: its variant, else its method."""
-        return self.spec.variant or self.spec.method
+        """The row's name in tables and figures (``MethodSpec.row_name``)."""
+        return self.spec.row_name
 
 
 def variant_config(variant: str, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
