@@ -77,6 +77,17 @@ class Evaluation:
         return np.asarray(self.test.labels)  # type: ignore[attr-defined]
 
 
+def find_evaluation(evaluations: Sequence[Evaluation], dataset: str, name: str, seed: int = 0
+                    ) -> Evaluation | None:
+    """The first evaluation on ``dataset`` with ``seed`` whose method or row name (variant) is
+    ``name`` (figures pick their rows this way); None if there is none."""
+    for ev in evaluations:
+        if ev.dataset == dataset and ev.seed == seed and name in (ev.spec.method,
+                                                                   ev.spec.row_name):
+            return ev
+    return None
+
+
 def _freeze(options: dict[str, Any] | None) -> str:
     import json
     return json.dumps(options or {}, sort_keys=True)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from tinydata import TinyDataset
 
 from reprolib.convergence import convergence_flag
-from reprolib.experiment import Evaluation, MethodSpec, record, training_fields
+from reprolib.experiment import (
+    Evaluation,
+    MethodSpec,
+    find_evaluation,
+    record,
+    training_fields,
+)
 from reprolib.methods import create_method
 from reprolib.results import ResultRecorder, read_results
 
@@ -51,3 +59,20 @@ def test_training_fields_rules(evaluation: Evaluation) -> None:
     del method.convergence_key
     method.history = []  # trained (config epochs 3) but nothing recorded
     assert training_fields(method) == {"epochs": 3, "steps": None, "converged": "unknown"}
+
+
+def test_find_evaluation_matches_method_or_row_name_on_dataset_and_seed() -> None:
+    """Figures of every paper pick their rows by method or by variant (MethodSpec.row_name)."""
+    def ev(method: str, variant: str, dataset: str = "a", seed: int = 0) -> SimpleNamespace:
+        return SimpleNamespace(spec=MethodSpec(method, {}, variant), dataset=dataset, seed=seed)
+
+    plain, variant, other_seed = ev("ae", ""), ev("hetero_ae", "homo_cnn"), ev("vae", "", seed=1)
+    evaluations = [other_seed, plain, variant]
+    assert find_evaluation(evaluations, "a", "ae") is plain
+    assert find_evaluation(evaluations, "a", "homo_cnn") is variant
+    assert find_evaluation(evaluations, "a", "hetero_ae") is variant
+    assert find_evaluation(evaluations, "a", "vae") is None
+    assert find_evaluation(evaluations, "a", "vae", seed=1) is other_seed
+    assert find_evaluation(evaluations, "b", "ae") is None
+    assert MethodSpec("proxyano", {}, "encdec").row_name == "encdec"
+    assert MethodSpec("ae").row_name == "ae"

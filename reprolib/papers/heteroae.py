@@ -27,6 +27,7 @@ from reprolib.experiment import (
     Evaluation,
     MethodSpec,
     best_floor,
+    find_evaluation,
     floor_rows,
     run_grid,
     summary_table,
@@ -37,9 +38,6 @@ from reprolib.results import ResultRecorder
 
 PAPER = "heteroae"
 PROTOCOL = "image_level"
-#: Table I's columns in the paper's order (registry names).
-T1_METHODS: tuple[str, ...] = ("ae", "vae", "ganomaly", "f_anogan", "salad", "stfpm", "mkd",
-                               "rd4ad", "hetero_ae")
 METRICS: tuple[str, ...] = ("auroc", "f1", "acc", "sen", "spe")
 
 _TRANSFORMER_ED = {"encoder": "swin_t", "branches": ["swin", "swin"]}
@@ -158,15 +156,6 @@ def record_model_sizes(recorder: ResultRecorder, sizes: pd.DataFrame, *,
 
 # --- figures -----------------------------------------------------------------------------------
 
-def _find(evaluations: Sequence[Evaluation], dataset: str, name: str, seed: int
-          ) -> Evaluation | None:
-    for ev in evaluations:
-        if ev.dataset == dataset and name in (ev.spec.method, ev.spec.variant) \
-                and ev.seed == seed:
-            return ev
-    return None
-
-
 def _gray(image: torch.Tensor | np.ndarray) -> np.ndarray:
     array = np.asarray(image, dtype=np.float64)
     array = array.mean(0) if array.ndim == 3 else array
@@ -183,7 +172,8 @@ def _resized(amap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _reference(evaluations: Sequence[Evaluation], dataset: str, methods: Sequence[str],
                seed: int) -> Evaluation | None:
     """The evaluation whose test images are shown: the one loaded at the largest size."""
-    found = [e for m in methods if (e := _find(evaluations, dataset, m, seed)) is not None]
+    found = [e for m in methods
+             if (e := find_evaluation(evaluations, dataset, m, seed)) is not None]
     return max(found, key=lambda e: int(getattr(e.test, "img_size", 0)), default=None)
 
 
@@ -206,7 +196,8 @@ def heatmap_figure(evaluations: Sequence[Evaluation], datasets: Sequence[str],
     """Fig. 4: columns = anomalous test images (the first ``per_dataset`` of each dataset, by
     index: no choice by score), rows = input, ground truth (mask, where the dataset has one) and
     each method's anomaly map (min-max scaled per image, jet over the input)."""
-    methods = [m for m in methods if any(_find(evaluations, d, m, seed) for d in datasets)]
+    methods = [m for m in methods
+               if any(find_evaluation(evaluations, d, m, seed) for d in datasets)]
     columns: list[tuple[str, int]] = []
     for dataset in datasets:
         ref = _reference(evaluations, dataset, methods, seed)
@@ -231,7 +222,7 @@ def heatmap_figure(evaluations: Sequence[Evaluation], datasets: Sequence[str],
             axes[1, col].text(0.5, 0.5, "no mask", color="white", ha="center",
                               transform=axes[1, col].transAxes, fontsize=8)
         for row, method in enumerate(methods, start=2):
-            ev = _find(evaluations, dataset, method, seed)
+            ev = find_evaluation(evaluations, dataset, method, seed)
             axes[row, col].imshow(image, cmap="gray")
             if ev is not None and ev.scores.maps is not None:
                 amap = _resized(ev.scores.maps[index], image.shape)

@@ -33,6 +33,7 @@ from reprolib.experiment import (
     MethodSpec,
     check_required_weights,
     evaluate,
+    find_evaluation,
     floor_specs,
     record,
     record_subclasses,
@@ -197,15 +198,6 @@ def weights_note(frame: pd.DataFrame) -> str:
 
 # --- figures -----------------------------------------------------------------------------------
 
-def _find(evaluations: Sequence[Evaluation], dataset: str, name: str, seed: int
-          ) -> Evaluation | None:
-    for ev in evaluations:
-        if ev.dataset == dataset and name in (ev.spec.row_name, ev.spec.method) \
-                and ev.seed == seed:
-            return ev
-    return None
-
-
 def _display(image: torch.Tensor | np.ndarray) -> np.ndarray:
     array = np.asarray(image, dtype=np.float64)
     if array.ndim == 3 and array.shape[0] == 3:
@@ -230,25 +222,27 @@ def residual_map_figure(evaluations: Sequence[Evaluation], datasets: Sequence[st
                         "imagenet_features": "L_I (ImageNet features)"}
     columns: list[tuple[str, int, str]] = []
     for dataset in datasets:
-        ref = next((e for r in rows if (e := _find(evaluations, dataset, r, seed))), None)
+        ref = next((e for r in rows
+                    if (e := find_evaluation(evaluations, dataset, r, seed))), None)
         if ref is None:
             continue
         for label, name in ((0, "normal"), (1, "anomalous")):
             columns += [(dataset, int(i), name)
                         for i in np.flatnonzero(ref.labels == label)[:per_class]]
-    rows = [r for r in rows if any(_find(evaluations, d, r, seed) for d in datasets)]
+    rows = [r for r in rows
+            if any(find_evaluation(evaluations, d, r, seed) for d in datasets)]
     n_cols = max(len(columns), 1)
     fig, axes = plt.subplots(1 + len(rows), n_cols, figsize=(1.8 * n_cols, 1.9 * (1 + len(rows))),
                              squeeze=False)
     for col, (dataset, index, name) in enumerate(columns):
-        ref = next(e for r in rows if (e := _find(evaluations, dataset, r, seed)))
+        ref = next(e for r in rows if (e := find_evaluation(evaluations, dataset, r, seed)))
         item = ref.test[index]
         image = _display(item["image"])
         axes[0, col].imshow(image, cmap="gray")
         sub = str(item.get("sublabel") or "")
         axes[0, col].set_title(f"{dataset}\n{name}{f' ({sub})' if sub else ''}", fontsize=7)
         for r, row in enumerate(rows, start=1):
-            ev = _find(evaluations, dataset, row, seed)
+            ev = find_evaluation(evaluations, dataset, row, seed)
             ax = axes[r, col]
             ax.imshow(image, cmap="gray")
             if ev is None or ev.scores.maps is None:

@@ -55,12 +55,9 @@ PIXEL_PROTOCOL = "idrid_pixel_crops"
 PIXEL_DATASETS: tuple[str, ...] = ("idrid", "phantom_idrid")
 #: The paper's fixed threshold on A_pix = |I - I^| (§IV-D2).
 PIXEL_THRESHOLD = 0.5
-#: Table I's rows in the paper's order (row names: variant, else method). The paper's
-#: "Auto-Encoder [14]" shares ProxyAno's encoder/decoder, so it is ``proxyano``'s ``encdec``
-#: variant (Table IV's row 1, which the paper gives the same 0.783 on OCT).
-T1_METHODS: tuple[str, ...] = ("encdec", "memae", "anogan", "f_anogan", "ganomaly",
-                               "sparse_gan", "pix2pix", "cyclegan", "proxyano")
-#: Figure labels of the rows whose name is not the paper's.
+#: Figure labels of the rows whose name is not the paper's: Table I's "Auto-Encoder [14]" shares
+#: ProxyAno's encoder/decoder, so it is ``proxyano``'s ``encdec`` variant (Table IV's row 1, which
+#: the paper gives the same 0.783 on OCT).
 ROW_LABELS: dict[str, str] = {"encdec": "AE [14] (EncDec)"}
 IMAGE_METRICS: tuple[str, ...] = ("auroc", "acc", "f1")
 PIXEL_METRICS: tuple[str, ...] = ("pix_auroc", "pix_acc", "pix_f1")
@@ -586,7 +583,7 @@ def qualitative_figure(ev: Evaluation, *, n: int = 4,
 
 
 __all__ = ["IMAGE_METRICS", "PAPER", "PIXEL_DATASETS", "PIXEL_METRICS", "PIXEL_PROTOCOL",
-           "PIXEL_THRESHOLD", "PROTOCOL", "ROW_LABELS", "Row", "Run", "T1_METHODS", "T2_ROWS",
+           "PIXEL_THRESHOLD", "PROTOCOL", "ROW_LABELS", "Row", "Run", "T2_ROWS",
            "TABLE_VARIANTS", "VARIANT_CONFIGS", "VARIANT_SCORES", "auroc_bars", "auroc_table",
            "memory_rows", "memory_size_figure", "normalised_by_validation", "pixel_units",
            "qualitative_figure", "record_pixel_given", "repair_rows", "repair_variant",
