@@ -34,11 +34,28 @@ class MethodSpec:
     method: str
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     variant: str = ""
+    #: Config keys laid over ``config`` on one dataset only, e.g. a training length per dataset
+    #: (``{"brain_tumor_mri": {"epochs": 600}}``); the rows record the length that ran.
+    dataset_config: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def row_name(self) -> str:
         """The row's name in tables and figures: its variant, else its method."""
         return self.variant or self.method
+
+    def config_for(self, dataset: str) -> dict[str, Any]:
+        """The config this row runs with on ``dataset``: ``config`` with that dataset's
+        ``dataset_config`` keys laid over it."""
+        return {**self.config, **(self.dataset_config.get(dataset) or {})}
+
+    def check_datasets(self, datasets: Sequence[str]) -> None:
+        """Raise ValueError if ``dataset_config`` names a dataset the table does not run (a
+        typo would silently leave that dataset at the common config)."""
+        unknown = sorted(set(self.dataset_config) - set(datasets))
+        if unknown:
+            raise ValueError(f"method entry {self.method!r}: dataset_config names "
+                             f"{unknown[0]!r}, which is not one of the table's datasets "
+                             f"{list(datasets)}")
 
     @staticmethod
     def from_param(item: str | dict[str, Any] | MethodSpec) -> MethodSpec:
@@ -51,12 +68,19 @@ class MethodSpec:
         if not isinstance(item, dict) or "method" not in item:
             raise ValueError(f"method entry: expected a name or a dict with key 'method', "
                              f"got {item!r}")
-        unknown = set(item) - {"method", "config", "variant"}
+        unknown = set(item) - {"method", "config", "variant", "dataset_config"}
         if unknown:
             raise ValueError(f"method entry {item.get('method')!r}: unknown key "
-                             f"'{sorted(unknown)[0]}'; expected method, config, variant")
+                             f"'{sorted(unknown)[0]}'; expected method, config, variant, "
+                             "dataset_config")
+        per_dataset = item.get("dataset_config") or {}
+        if not isinstance(per_dataset, dict) or not all(
+                isinstance(v, dict) for v in per_dataset.values()):
+            raise ValueError(f"method entry {item['method']!r}: dataset_config: expected a "
+                             f"mapping of dataset name to config keys, got {per_dataset!r}")
         return MethodSpec(item["method"], dict(item.get("config") or {}),
-                          item.get("variant", ""))
+                          item.get("variant", ""),
+                          {str(k): dict(v) for k, v in per_dataset.items()})
 
 
 @dataclasses.dataclass
@@ -124,7 +148,7 @@ def evaluate(spec: MethodSpec | str | dict[str, Any], dataset: str, *, seed: int
     scored once; ``score_seconds`` is the time of the scoring that filled that file."""
     if not isinstance(spec, MethodSpec):
         spec = MethodSpec.from_param(spec)
-    probe = get_method_class(spec.method)(spec.config, seed=seed, device=device)
+    probe = get_method_class(spec.method)(spec.config_for(dataset), seed=seed, device=device)
     train = load_for(probe, dataset, "train", root=root, options=options)
     val = load_for(probe, dataset, "val", root=root, options=options) if use_val else None
     test = load_for(probe, dataset, "test", root=root, options=options)
@@ -267,6 +291,8 @@ def run_grid(recorder: ResultRecorder, methods: list[str | dict[str, Any] | Meth
     each abnormal sub-class where the test set has several.
     """
     check_required_weights(methods)
+    for item in methods:
+        MethodSpec.from_param(item).check_datasets(datasets)
     options = dataset_options or {}
     evaluations = []
     for dataset in datasets:

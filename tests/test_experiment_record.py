@@ -14,6 +14,7 @@ from reprolib.experiment import (
     MethodSpec,
     find_evaluation,
     record,
+    run_grid,
     training_fields,
 )
 from reprolib.methods import create_method
@@ -76,3 +77,32 @@ def test_find_evaluation_matches_method_or_row_name_on_dataset_and_seed() -> Non
     assert find_evaluation(evaluations, "b", "ae") is None
     assert MethodSpec("proxyano", {}, "encdec").row_name == "encdec"
     assert MethodSpec("ae").row_name == "ae"
+
+
+def test_dataset_config_sets_a_row_config_per_dataset() -> None:
+    """A method entry's ``dataset_config`` changes its config on the named dataset only (a
+    training length per dataset); the rows record the length that ran there."""
+    entry = {"method": "ae", "config": {"img_size": 32, "epochs": 1, "batch_size": 8},
+             "dataset_config": {"phantom_brain": {"epochs": 2}}}
+    spec = MethodSpec.from_param(entry)
+    assert spec.config_for("phantom_brain")["epochs"] == 2
+    assert spec.config_for("phantom_cxr") == entry["config"]
+    recorder = ResultRecorder(paper="heteroae", table="t1", notebook="x", profile="unit")
+    sizes = {"n_train": 8, "n_test": 10}
+    evs = run_grid(recorder, [entry], ["phantom_cxr", "phantom_brain"], seeds=[0],
+                   dataset_options={"phantom_cxr": sizes, "phantom_brain": sizes},
+                   policies=("best_f1",), protocol="image_level", device="cpu",
+                   subclasses=False)
+    assert [ev.method.config.epochs for ev in evs] == [1, 2]
+    frame = recorder.frame()
+    assert frame.groupby("dataset")["epochs"].unique().map(list).to_dict() == {
+        "phantom_cxr": [1], "phantom_brain": [2]}
+
+
+def test_dataset_config_refuses_bad_entries() -> None:
+    with pytest.raises(ValueError, match=r"dataset_config: expected a mapping of dataset name"):
+        MethodSpec.from_param({"method": "ae", "dataset_config": {"phantom_brain": 600}})
+    spec = MethodSpec.from_param({"method": "ae", "dataset_config": {"brain_mri": {}}})
+    with pytest.raises(ValueError, match=r"names 'brain_mri', which is not one of the table's"):
+        run_grid(ResultRecorder(paper="heteroae", table="t1", notebook="x", profile="unit"),
+                 [spec], ["phantom_brain"], seeds=[0])

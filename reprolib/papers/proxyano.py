@@ -290,6 +290,8 @@ def run_rows(recorder: ResultRecorder, rows: Sequence[Row], datasets: Sequence[s
     run = run or Run()
     options = dataset_options or {}
     configs = dataset_configs or {}
+    for row in rows:
+        row.spec.check_datasets(datasets)
     scored: dict[str, Evaluation] = {}
     for dataset in datasets:
         base_protocol = PIXEL_PROTOCOL if dataset in PIXEL_DATASETS else PROTOCOL
@@ -299,7 +301,7 @@ def run_rows(recorder: ResultRecorder, rows: Sequence[Row], datasets: Sequence[s
             for row in rows:
                 spec = _for_dataset(row.spec, configs.get(dataset) or {})
                 for seed in seeds:
-                    key = repr((spec.method, sorted(spec.config.items()), dataset,
+                    key = repr((spec.method, sorted(spec.config_for(dataset).items()), dataset,
                                 sorted(merged.items()), seed))
                     ev = scored.get(key)
                     if ev is None:
