@@ -9,6 +9,7 @@ import torch
 
 from reprolib.cache import code_version, fit_or_load
 from reprolib.config import ConfigError, MethodConfig, build_config, stable_hash
+from reprolib.denormals import flush_denormals
 from reprolib.methods import UnknownMethodError, available_methods, create_method
 from reprolib.training import (
     NonFiniteLossError,
@@ -147,3 +148,20 @@ def test_code_version_covers_what_a_method_imports_and_nothing_else() -> None:
     assert not any(f.startswith("reprolib/methods/hetero_ae/") for f in files)
     assert "reprolib/blocks/perlin.py" in {
         p.relative_to(repo_root()).as_posix() for p in method_sources("resynthdetect")}
+
+
+def test_flush_denormals_zeroes_subnormals_inside_and_restores_after() -> None:
+    subnormal = torch.tensor([1e-40])
+    assert subnormal.item() > 0  # float32 keeps it (as a subnormal) by default
+    with flush_denormals() as supported:
+        if not supported:
+            pytest.skip("this CPU cannot flush subnormals")
+        assert (subnormal * 1.0).item() == 0.0
+    assert (torch.tensor([1e-40]) * 1.0).item() > 0  # torch's default is back
+
+
+def test_ae_training_leaves_subnormal_handling_as_it_found_it(tiny_dataset) -> None:
+    method = create_method("ae", {"img_size": 32, "epochs": 1, "batch_size": 4,
+                                  "widths": [8, 16], "latent": 4})
+    method.fit(tiny_dataset)
+    assert (torch.tensor([1e-40]) * 1.0).item() > 0

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from reprolib.blocks.recon import check_halvings, check_positive, error_map
 from reprolib.config import MethodConfig
+from reprolib.denormals import flush_denormals
 from reprolib.methods import register
 from reprolib.methods.ae.model import ConvAE
 from reprolib.methods.base import AnomalyMethod, Scores
@@ -57,10 +58,14 @@ class AE(AnomalyMethod):
         return torch.mean((self.net(x) - x) ** 2)
 
     def fit(self, train: Dataset, val: Dataset | None = None) -> AE:
+        """Adam on the MSE; subnormal floats are flushed to zero (:mod:`reprolib.denormals`:
+        runs of hundreds of epochs otherwise slow down ~6x once Adam's moments decay into
+        them)."""
         c = self.config
         optimiser = torch.optim.Adam(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         self.net.train()
-        self.fit_batches(train, optimiser, lambda x: {"mse": self.loss(x)}, key="mse")
+        with flush_denormals():
+            self.fit_batches(train, optimiser, lambda x: {"mse": self.loss(x)}, key="mse")
         return self
 
     @torch.no_grad()
